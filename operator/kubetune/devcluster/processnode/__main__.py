@@ -1,0 +1,48 @@
+"""``python -m kubetune.devcluster.processnode --kubeconfig K --state-dir D``: run a process node until SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from ..kubeapi import Credentials, KubeREST
+from .node import NodeCapacity, ProcessNode
+from .provisioner import Provisioner
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run Kubernetes pods as local processes (a kubelet stand-in).")
+    parser.add_argument("--kubeconfig", required=True)
+    parser.add_argument("--state-dir", required=True, type=Path, help="pod directories, logs and volumes live here")
+    parser.add_argument("--name", default="process-node")
+    parser.add_argument("--cpu", default="16")
+    parser.add_argument("--memory", default="64Gi")
+    parser.add_argument("--gpus", type=int, default=2, help="advertised GPU capacity (no GPU is used)")
+    parser.add_argument("--gpu-resource", default="nvidia.com/gpu")
+    parser.add_argument("--label", action="append", default=[], help="extra node label key=value")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    creds = Credentials.from_kubeconfig(args.kubeconfig)
+    api = KubeREST(creds)
+    labels = dict(item.split("=", 1) for item in args.label)
+    capacity = NodeCapacity(cpu=args.cpu, memory=args.memory, gpus=args.gpus, gpu_resource=args.gpu_resource)
+    node = ProcessNode(api, args.name, args.state_dir, creds.ca_file or "", capacity, labels)
+    provisioner = Provisioner(api, args.state_dir / "volumes")
+
+    def shutdown(signum: int, _frame: object) -> None:
+        provisioner.stop()
+        node.stop()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    provisioner.start()
+    node.run()
+
+
+if __name__ == "__main__":
+    main()

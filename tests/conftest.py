@@ -1,0 +1,66 @@
+"""Shared fixtures: one real cluster, one Postgres server and one tiny model per session; a namespace and a database
+per test. Everything here is real; nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kubetune.devcluster.controlplane import LocalCluster, start_cluster
+from kubetune.devcluster.kubeapi import KubeREST
+from kubetune.devcluster.postgres import PostgresServer, start_postgres
+from kubetune.devcluster.tinymodel import cached_tiny_model
+
+REPO = Path(__file__).resolve().parents[1]
+CACHE = Path(os.environ.get("KUBETUNE_CACHE", Path.home() / ".cache" / "kubetune"))
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """The real control plane with a process node (2 advertised GPUs)."""
+    root = tmp_path_factory.mktemp("cluster")
+    cluster = start_cluster(root=root, gpus=2)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def kube(cluster: LocalCluster) -> KubeREST:
+    return cluster.api
+
+
+@pytest.fixture
+def namespace(cluster: LocalCluster, kube: KubeREST, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace per test, deleted afterwards (the pods in it are stopped by the process node)."""
+    base = request.node.name.lower().replace("_", "-")
+    name = f"{base[:40].strip('-[]')}-{uuid.uuid4().hex[:6]}".replace("[", "-").replace("]", "")
+    cluster.create_namespace(name)
+    yield name
+    kube.delete(KubeREST.path_for("Namespace", name=name))
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    server = start_postgres(tmp_path_factory.mktemp("postgres"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def database(postgres: PostgresServer) -> str:
+    """A fresh database per test; returns its URL."""
+    return postgres.create_database(f"t_{uuid.uuid4().hex[:10]}")
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> Path:
+    """A tiny random Llama with a byte-level BPE tokenizer, built once and cached outside the repo."""
+    return cached_tiny_model(CACHE / "models")
