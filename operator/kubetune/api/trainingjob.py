@@ -1,0 +1,319 @@
+"""TrainingJob: train a LoRA or QLoRA adapter on a dataset for a base model, and register the result as a
+FineTunedModel.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, ClassVar, Literal, Self
+
+from pydantic import Field, StringConstraints, WithJsonSchema, model_validator
+
+from .common import (
+    Condition,
+    DatasetFormat,
+    DatasetSource,
+    DnsLabel,
+    LocalObjectRef,
+    ModelSource,
+    ResourceRequirements,
+    ServingSpec,
+    StorageTarget,
+    TrainingMetrics,
+    conditions_field,
+)
+from .resource import AGE_COLUMN, CrdInfo, PrinterColumn, Resource
+from .schema import ApiModel, Rule
+
+ModelName = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\s]+$")]
+
+# -- spec --------------------------------------------------------------------------------------------------------
+
+
+class BaseModelSpec(ApiModel):
+    """The model the adapter is trained on."""
+
+    name: ModelName = Field(
+        description="Model identifier, as vLLM serves it and the adapter records it (e.g. google/gemma-3-12b-it)."
+    )
+    source: ModelSource = Field(description="Where the weights are read from: exactly one of pvc or uri.")
+
+
+class Dataset(ApiModel):
+    """The training examples, their format, and how bad rows are treated."""
+
+    format: DatasetFormat = Field(
+        default="openai",
+        description="Row format: openai ({messages: [{role, content}]}), chatml, alpaca ({instruction, input, "
+        "output}), sharegpt ({conversations: [{from, value}]}), prompt-completion ({prompt, completion}) or text "
+        "({text}).",
+    )
+    source: DatasetSource = Field(
+        description="Where the rows come from: exactly one of inline, configMap, pvc, uri or postgres."
+    )
+    validation_split: float = Field(
+        default=0.05, ge=0, le=0.5, description="Share of examples held out for evaluation, between 0 and 0.5."
+    )
+    max_rejected_fraction: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description="Rejection policy: invalid rows (bad format, empty, over-long) are skipped and counted; the job "
+        "fails before training when more than this share of rows is invalid.",
+    )
+
+
+TARGET_MODULES_MAX = 64
+_MODULE = r"^[A-Za-z0-9_.]+$"
+ModuleName = Annotated[str, StringConstraints(pattern=_MODULE, min_length=1, max_length=128)]
+# A string or a list cannot share one structural type, so the CRD keeps the value untyped and checks it with CEL.
+TargetModules = Annotated[
+    Literal["all-linear"] | Annotated[list[ModuleName], Field(min_length=1, max_length=TARGET_MODULES_MAX)],
+    WithJsonSchema(
+        {
+            "x-kubernetes-preserve-unknown-fields": True,
+            "x-kubernetes-validations": [
+                {
+                    "rule": "type(self) == string ? self == 'all-linear' : type(self) == list && size(self) >= 1 && "
+                    f"size(self) <= {TARGET_MODULES_MAX} && self.all(m, type(m) == string && m.matches('{_MODULE}'))",
+                    "message": "targetModules must be the string all-linear or a list of 1 to "
+                    f"{TARGET_MODULES_MAX} module names such as [q_proj, v_proj]",
+                }
+            ],
+        }
+    ),
+]
+
+
+class LoraSpec(ApiModel):
+    """LoRA adapter shape."""
+
+    r: int = Field(
+        default=16, ge=1, le=256, description="Rank of the update matrices (1 to 256). Must not exceed the "
+        "--max-lora-rank of the vLLM targets that serve it."
+    )
+    alpha: int = Field(default=32, ge=1, le=512, description="Scaling factor (1 to 512); commonly twice r.")
+    dropout: float = Field(default=0.05, ge=0, le=0.5, description="Dropout on the LoRA layers (0 to 0.5).")
+    target_modules: TargetModules = Field(
+        default="all-linear",
+        description="Modules to adapt: all-linear (every linear layer but the output head) or a list of module "
+        "names such as [q_proj, k_proj, v_proj, o_proj].",
+    )
+
+
+LrScheduler = Literal[
+    "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt"
+]
+
+
+class Hyperparameters(ApiModel):
+    """Optimisation settings."""
+
+    epochs: int = Field(default=3, ge=1, le=100, description="Passes over the training split (1 to 100).")
+    max_steps: int | None = Field(
+        default=None, ge=1, le=10_000_000, description="Stop after this many optimizer steps; overrides epochs."
+    )
+    batch_size: int = Field(default=4, ge=1, le=1024, description="Examples per device per step.")
+    gradient_accumulation_steps: int = Field(
+        default=1, ge=1, le=1024, description="Steps whose gradients are summed before an optimizer update."
+    )
+    learning_rate: float = Field(
+        default=2e-4, gt=0, le=1, description="Peak learning rate; greater than 0 and at most 1."
+    )
+    max_seq_length: int = Field(
+        default=2048, ge=16, le=131072, description="Tokens per example (16 to 131072); longer examples are rejected."
+    )
+    warmup_ratio: float = Field(default=0.03, ge=0, le=1, description="Share of steps spent warming up (0 to 1).")
+    lr_scheduler: LrScheduler = Field(default="cosine", description="Learning-rate schedule after warmup.")
+    seed: int = Field(default=42, ge=0, le=4294967295, description="Random seed for shuffling, split and init.")
+
+
+class CheckpointSpec(ApiModel):
+    """Checkpoints let a preempted or failed pod resume instead of starting over."""
+
+    every_steps: int = Field(default=100, ge=1, le=1_000_000, description="Save a checkpoint every this many steps.")
+    keep: int = Field(default=2, ge=1, le=20, description="Checkpoints kept on the output volume (1 to 20).")
+
+
+class OutputSpec(ApiModel):
+    """What the job produces."""
+
+    model_name: DnsLabel = Field(
+        description="Name of the FineTunedModel created on success (a DNS-1123 label, e.g. support-bot-v3); "
+        "also its servedName and the adapter's directory on the output volume."
+    )
+    storage: StorageTarget = Field(description="Where checkpoints and the adapter are written.")
+
+
+class TrainingJobSpec(ApiModel):
+    """What to train, on what, and where the adapter goes."""
+
+    cel_rules = (
+        Rule(
+            "self.method != 'qlora' || self.resources.gpus >= 1",
+            "method qlora needs resources.gpus >= 1: 4-bit quantisation runs only on GPUs; use method lora on CPU",
+            field_path=".resources.gpus",
+        ),
+        Rule(
+            "self.backend != 'unsloth' || self.resources.gpus >= 1",
+            "backend unsloth needs resources.gpus >= 1; use backend huggingface or auto to train on CPU",
+            field_path=".resources.gpus",
+        ),
+    )
+
+    base_model: BaseModelSpec = Field(description="The model to train on and where its weights are.")
+    dataset: Dataset = Field(description="The training data.")
+    method: Literal["lora", "qlora"] = Field(
+        default="lora", description="lora trains 16-bit adapters; qlora quantises the base to 4 bits (needs a GPU)."
+    )
+    backend: Literal["auto", "unsloth", "huggingface"] = Field(
+        default="auto",
+        description="Training library: auto picks unsloth when the pod has a GPU and huggingface (PEFT/TRL) otherwise.",
+    )
+    lora: LoraSpec = Field(default_factory=LoraSpec, description="Adapter shape.")
+    hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters, description="Optimisation settings.")
+    resources: ResourceRequirements = Field(
+        default_factory=ResourceRequirements, description="Compute and placement of the training pod."
+    )
+    checkpoint: CheckpointSpec = Field(default_factory=CheckpointSpec, description="Checkpointing for resumption.")
+    output: OutputSpec = Field(description="The adapter's name and storage.")
+    serving: ServingSpec | None = Field(
+        default=None, description="Deployments to serve the adapter on success (copied into the FineTunedModel)."
+    )
+    suspend: bool = Field(
+        default=False,
+        description="True stops the training pod (keeping checkpoints) or keeps it from starting; false resumes. The "
+        "only field that may change once training has started.",
+    )
+    backoff_limit: int = Field(
+        default=2, ge=0, le=10, description="Failed training pods retried (from the last checkpoint) before failing."
+    )
+    active_deadline_seconds: int | None = Field(
+        default=None, ge=1, description="Fail the job when training has run longer than this, across retries."
+    )
+    image: str | None = Field(
+        default=None, min_length=1, max_length=1024, description="Trainer image; defaults to the operator's setting."
+    )
+    ttl_seconds_after_finished: int | None = Field(
+        default=None, ge=0, description="Delete the TrainingJob this long after it succeeded or failed."
+    )
+
+    @model_validator(mode="after")
+    def _needs_gpu(self) -> Self:
+        # Mirrors the CEL rules above so the operator rejects what the API server would.
+        if self.resources.gpus < 1 and (self.method == "qlora" or self.backend == "unsloth"):
+            what = "method qlora" if self.method == "qlora" else "backend unsloth"
+            raise ValueError(f"{what} needs resources.gpus >= 1")
+        return self
+
+
+# Once training has started the pod, its checkpoints and its dataset split belong to this spec.
+MUTABLE_AFTER_START = ("suspend",)
+
+
+def _frozen_after_start() -> Rule:
+    fields = TrainingJobSpec.model_fields
+    checks = []
+    for name, info in fields.items():
+        if name in MUTABLE_AFTER_START:
+            continue
+        alias = info.alias or name
+        # Optional fields may be absent on either side; `.?` compares them as optionals.
+        accessor = "?" if info.default is None else ""
+        checks.append(f"self.spec.{accessor}{alias} == oldSelf.spec.{accessor}{alias}")
+    return Rule(
+        "!has(oldSelf.status) || !has(oldSelf.status.startTime) || (" + " && ".join(checks) + ")",
+        "spec is immutable once training has started (status.startTime is set), except spec.suspend; "
+        "create a new TrainingJob to train with other settings",
+        field_path=".spec",
+    )
+
+
+# -- status ------------------------------------------------------------------------------------------------------
+Phase = Literal["Pending", "Validating", "Queued", "Running", "Succeeded", "Failed", "Suspended"]
+
+
+class Progress(ApiModel):
+    """Live progress, pulled from the training pod."""
+
+    step: int | None = Field(default=None, ge=0, description="Optimizer steps done.")
+    total_steps: int | None = Field(default=None, ge=0, description="Optimizer steps planned.")
+    epoch: float | None = Field(default=None, ge=0, description="Fractional epoch reached.")
+    loss: float | None = Field(default=None, description="Training loss of the latest logging window.")
+    eval_loss: float | None = Field(default=None, description="Latest loss on the validation split.")
+    learning_rate: float | None = Field(default=None, ge=0, description="Current learning rate.")
+    tokens_per_second: float | None = Field(default=None, ge=0, description="Recent training throughput.")
+    percent: float | None = Field(default=None, ge=0, le=100, description="step / totalSteps, in percent.")
+    eta_seconds: int | None = Field(default=None, ge=0, description="Estimated seconds until training ends.")
+    updated_at: datetime | None = Field(default=None, description="When this progress was read from the pod.")
+
+
+class CheckpointStatus(ApiModel):
+    """The newest checkpoint a retry resumes from."""
+
+    step: int | None = Field(default=None, ge=0, description="Step at which it was saved.")
+    path: str | None = Field(default=None, description="Its directory on the output volume.")
+
+
+class DatasetStats(ApiModel):
+    """What validation found in the dataset."""
+
+    examples: int | None = Field(default=None, ge=0, description="Valid examples.")
+    train_examples: int | None = Field(default=None, ge=0, description="Examples in the training split.")
+    validation_examples: int | None = Field(default=None, ge=0, description="Examples in the validation split.")
+    rejected: int | None = Field(default=None, ge=0, description="Rows skipped as invalid.")
+    tokens: int | None = Field(default=None, ge=0, description="Tokens in the training split.")
+    sha256: str | None = Field(default=None, description="SHA-256 of the normalised dataset, for lineage.")
+
+
+class TrainingJobStatus(ApiModel):
+    """What the operator observed. Written only by the operator."""
+
+    phase: Phase | None = Field(
+        default=None, description="Pending, Validating, Queued, Running, Succeeded, Failed or Suspended."
+    )
+    conditions: list[Condition] = conditions_field()
+    observed_generation: int | None = Field(
+        default=None, ge=0, description="metadata.generation of the spec the status reflects."
+    )
+    progress: Progress | None = Field(default=None, description="Live progress while running.")
+    last_checkpoint: CheckpointStatus | None = Field(default=None, description="The newest checkpoint.")
+    dataset_stats: DatasetStats | None = Field(default=None, description="Dataset validation results.")
+    model_ref: LocalObjectRef | None = Field(default=None, description="The FineTunedModel created on success.")
+    job_name: str | None = Field(default=None, description="Name of the batch/v1 Job running the training pod.")
+    start_time: datetime | None = Field(
+        default=None,
+        description="When the training pod was first started; from then on the spec is immutable except suspend.",
+    )
+    completion_time: datetime | None = Field(default=None, description="When the job succeeded or failed.")
+    reason: str | None = Field(default=None, description="CamelCase reason for the current phase.")
+    message: str | None = Field(default=None, description="Human-readable detail for the current phase.")
+    failed_attempts: int | None = Field(default=None, ge=0, description="Training pods that failed so far.")
+    metrics: TrainingMetrics | None = Field(default=None, description="Final metrics, once succeeded.")
+
+
+# -- the kind ----------------------------------------------------------------------------------------------------
+class TrainingJob(Resource):
+    """Trains a LoRA or QLoRA adapter on a dataset for a base model. The operator validates the data before a GPU
+    is spent, runs a training pod that resumes from checkpoints after preemption, shows live progress in status, and
+    on success creates a FineTunedModel named spec.output.modelName."""
+
+    kind: Literal["TrainingJob"] = Field(default="TrainingJob", description="TrainingJob.")
+    spec: TrainingJobSpec = Field(description="Desired training run.")
+    status: TrainingJobStatus = Field(default_factory=TrainingJobStatus, description="Observed state.")
+
+    crd: ClassVar[CrdInfo] = CrdInfo(
+        plural="trainingjobs",
+        short_names=("tj",),
+        columns=(
+            PrinterColumn("Phase", ".status.phase", "string", "Lifecycle phase."),
+            PrinterColumn("Progress", ".status.progress.percent", "number", "Percent of training steps done."),
+            PrinterColumn("Loss", ".status.progress.loss", "number", "Latest training loss."),
+            PrinterColumn(
+                "Model", ".spec.output.modelName", "string", "FineTunedModel created on success.", priority=1
+            ),
+            PrinterColumn("Reason", ".status.reason", "string", "Reason for the current phase.", priority=1),
+            AGE_COLUMN,
+        ),
+        root_rules=(_frozen_after_start(),),
+    )
