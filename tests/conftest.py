@@ -46,8 +46,9 @@ def namespace(cluster: LocalCluster, kube: KubeREST, request: pytest.FixtureRequ
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
-    server = start_postgres(tmp_path_factory.mktemp("postgres"))
+def postgres() -> Iterator[PostgresServer]:
+    # Its own temporary root: pytest's is private to root, and the server runs as the unprivileged postgres user.
+    server = start_postgres()
     try:
         yield server
     finally:

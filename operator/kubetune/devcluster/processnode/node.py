@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -77,6 +78,9 @@ class ProcessNode:
         self.api_port = str(server.port or 443)
         # The node's environment stands in for every image's environment.
         self.base_env = {k: v for k, v in os.environ.items() if not k.startswith("KUBETUNE_NODE_")}
+        # `python` in a container command means the test environment's interpreter (the virtualenv).
+        bin_dir = os.path.dirname(sys.executable)
+        self.base_env["PATH"] = bin_dir + os.pathsep + self.base_env.get("PATH", "/usr/bin:/bin")
         self.ips = IPAllocator()
         self._runners: dict[str, PodRunner] = {}
         self._finished: set[str] = set()
