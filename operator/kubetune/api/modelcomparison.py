@@ -107,8 +107,16 @@ class ModelComparisonSpec(ApiModel):
     """What to compare, on which prompts, and how. Immutable: create a new ModelComparison to compare again."""
 
     cel_rules = (
-        Rule("self.baseline != self.candidate", "baseline and candidate must name different models",
-             field_path=".candidate"),
+        Rule(
+            "has(self.baseline.endpoint) || has(self.candidate.endpoint) || !("
+            "(has(self.baseline.servedName) && has(self.candidate.servedName) && "
+            "self.baseline.servedName == self.candidate.servedName) || "
+            "(has(self.baseline.fineTunedModelRef) && has(self.candidate.fineTunedModelRef) && "
+            "self.baseline.fineTunedModelRef.name == self.candidate.fineTunedModelRef.name))",
+            "candidate must differ from baseline: name another model, or set baseline.endpoint or "
+            "candidate.endpoint to compare the same model on two servers",
+            field_path=".candidate",
+        ),
         Rule(
             "has(self.endpoint) || (has(self.baseline.endpoint) && has(self.candidate.endpoint))",
             "endpoint is required unless both baseline.endpoint and candidate.endpoint are set",
@@ -133,8 +141,15 @@ class ModelComparisonSpec(ApiModel):
     @model_validator(mode="after")
     def _cross_checks(self) -> Self:
         # Mirrors the CEL rules above so the operator rejects what the API server would.
-        if self.baseline == self.candidate:
-            raise ValueError("baseline and candidate must name different models")
+        same_model = (self.baseline.served_name, self.baseline.fine_tuned_model_ref) == (
+            self.candidate.served_name,
+            self.candidate.fine_tuned_model_ref,
+        )
+        if same_model and self.baseline.endpoint is None and self.candidate.endpoint is None:
+            raise ValueError(
+                "candidate must differ from baseline: name another model, or set baseline.endpoint or "
+                "candidate.endpoint to compare the same model on two servers"
+            )
         if self.endpoint is None and (self.baseline.endpoint is None or self.candidate.endpoint is None):
             raise ValueError("endpoint is required unless both baseline.endpoint and candidate.endpoint are set")
         return self
