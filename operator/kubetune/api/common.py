@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from .schema import ApiModel, Rule, cel, list_map
 
@@ -26,14 +26,21 @@ QUANTITY = (
 DnsLabel = Annotated[str, StringConstraints(pattern=DNS1123_LABEL, min_length=1, max_length=63)]
 DnsSubdomain = Annotated[str, StringConstraints(pattern=DNS1123_SUBDOMAIN, min_length=1, max_length=253)]
 DataKey = Annotated[str, StringConstraints(pattern=DATA_KEY, min_length=1, max_length=253)]
-# A path inside a volume: relative, without `..`, so a spec cannot reach outside the claim it names.
-VolumePath = Annotated[str, StringConstraints(max_length=1024)]
-Port = Annotated[int, Field(ge=1, le=65535)]
-
 VOLUME_PATH_RULE = Rule(
     "!self.startsWith('/') && !self.split('/').exists(p, p == '..')",
     "path must be relative to the volume root and must not contain '..'",
 )
+
+
+def _check_volume_path(value: str) -> str:
+    if value.startswith("/") or ".." in value.split("/"):
+        raise ValueError(VOLUME_PATH_RULE.message)
+    return value
+
+
+# A path inside a volume: relative, without `..`, so a spec cannot reach outside the claim it names.
+VolumePath = Annotated[str, StringConstraints(max_length=1024), AfterValidator(_check_volume_path)]
+Port = Annotated[int, Field(ge=1, le=65535)]
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 
@@ -189,6 +196,12 @@ class Toleration(ApiModel):
         default=None, description="For NoExecute: how long the pod stays bound after the taint appears."
     )
 
+    @model_validator(mode="after")
+    def _exists_has_no_value(self) -> Self:
+        if self.operator == "Exists" and self.value:
+            raise ValueError(self.cel_rules[0].message)
+        return self
+
 
 
 
@@ -257,6 +270,14 @@ class ServingSpec(ApiModel):
         description=f"Deployments to hot-load the adapter into, unique by deployment (at most {SERVING_TARGETS_MAX}).",
         json_schema_extra=list_map("deployment"),
     )
+
+    @model_validator(mode="after")
+    def _unique_deployments(self) -> Self:
+        names = [t.deployment for t in self.targets]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"targets must name each deployment once; repeated: {', '.join(duplicates)}")
+        return self
 
 
 class TrainingMetrics(ApiModel):
