@@ -4,10 +4,11 @@ FineTunedModel.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, ClassVar, Literal, Self
 
-from pydantic import Field, StringConstraints, WithJsonSchema, model_validator
+from pydantic import Field, PlainValidator, StringConstraints, WithJsonSchema, model_validator
 
 from .common import (
     Condition,
@@ -65,12 +66,31 @@ class Dataset(ApiModel):
 
 TARGET_MODULES_MAX = 64
 _MODULE = r"^[A-Za-z0-9_.]+$"
-ModuleName = Annotated[str, StringConstraints(pattern=_MODULE, min_length=1, max_length=128)]
 # A string or a list cannot share one structural type, and CEL cannot see an untyped node, so the CRD keeps the
 # value untyped and checks it with keywords that apply only to their own type: the pattern to strings, the item
 # bounds to lists. Other types pass the API server and are refused by the operator when it parses the spec.
+TARGET_MODULES_MESSAGE = (
+    f"targetModules must be the string all-linear or a list of 1 to {TARGET_MODULES_MAX} module names such as "
+    "[q_proj, v_proj]"
+)
+
+
+def _check_target_modules(value: object) -> str | list[str]:
+    # One validator instead of a pydantic union, so an error names the field once rather than once per member.
+    if value == "all-linear":
+        return "all-linear"
+    if (
+        isinstance(value, list)
+        and 1 <= len(value) <= TARGET_MODULES_MAX
+        and all(isinstance(m, str) and re.fullmatch(_MODULE, m) and len(m) <= 128 for m in value)
+    ):
+        return list(value)
+    raise ValueError(TARGET_MODULES_MESSAGE)
+
+
 TargetModules = Annotated[
-    Literal["all-linear"] | Annotated[list[ModuleName], Field(min_length=1, max_length=TARGET_MODULES_MAX)],
+    str | list[str],
+    PlainValidator(_check_target_modules),
     WithJsonSchema(
         {
             "x-kubernetes-preserve-unknown-fields": True,
@@ -95,7 +115,8 @@ class LoraSpec(ApiModel):
     target_modules: TargetModules = Field(
         default="all-linear",
         description="Modules to adapt: the string all-linear (every linear layer but the output head) or a list of "
-        f"1 to {TARGET_MODULES_MAX} module names such as [q_proj, k_proj, v_proj, o_proj].",
+        f"1 to {TARGET_MODULES_MAX} module names such as [q_proj, k_proj, v_proj, o_proj]. Values of other types "
+        "pass the API server and are refused by the operator.",
     )
 
 

@@ -39,7 +39,7 @@ class CustomResources:
     def create(self, body: Json, dry_run: bool = False) -> Json:
         body = {**body, "metadata": {**body["metadata"], "namespace": self.namespace}}
         query = {"dryRun": "All"} if dry_run else None
-        return self.kube.request("POST", self.path(body["kind"]), body, query=query)  # type: ignore[no-any-return]
+        return self.kube.request("POST", self.path(body["kind"]), body, query=query)
 
     def get(self, kind: str, name: str) -> Json:
         return self.kube.get(self.path(kind, name))

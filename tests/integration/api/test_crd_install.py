@@ -52,7 +52,7 @@ def test_openapi_v3_carries_descriptions(kube: KubeREST, crds: list[dict[str, An
         schemas = doc["components"]["schemas"]
         tj = schemas[f"dev.kubetune.{VERSION}.TrainingJob"]
         assert "LoRA" in tj["description"]
-        return tj["properties"]["spec"]["properties"]["lora"]  # type: ignore[no-any-return]
+        return tj["properties"]["spec"]["properties"]["lora"]
 
     lora = eventually(lora_schema)
     assert "Rank of the update matrices" in lora["properties"]["r"]["description"]
