@@ -8,7 +8,15 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
 
 from .schema import ApiModel, Rule, cel, list_map
 
@@ -205,16 +213,21 @@ class Toleration(ApiModel):
 
 
 
-def _check_quantity(value: int | str) -> int | str:
-    if isinstance(value, str) and not re.match(QUANTITY, value):
-        raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. 8, 500m, 48Gi)")
-    return value
+def _check_quantity(value: object) -> int | str:
+    # One validator instead of a pydantic union, so an error names the field once rather than once per member.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and re.match(QUANTITY, value):
+        return value
+    raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. 8, 500m, 48Gi)")
 
 
 Quantity = Annotated[
     int | str,
-    AfterValidator(_check_quantity),
-    Field(json_schema_extra={"x-kubernetes-int-or-string": True, "pattern": QUANTITY}),
+    PlainValidator(_check_quantity),
+    WithJsonSchema(
+        {"anyOf": [{"type": "integer"}, {"type": "string"}], "x-kubernetes-int-or-string": True, "pattern": QUANTITY}
+    ),
 ]
 
 

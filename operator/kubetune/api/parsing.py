@@ -35,8 +35,6 @@ class InvalidResource(ValueError):
 def _path(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:
-        if isinstance(part, str) and "[" in part:
-            continue  # a union member's tag (e.g. "function-after[...]"), not a field
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "<root>"
 

@@ -38,9 +38,12 @@ DatasetFormat = Literal["openai", "chatml", "alpaca", "sharegpt", "prompt-comple
 LrScheduler = Literal[
     "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt"
 ]
-ResultReason = Literal["Completed", "DatasetInvalid", "ConfigInvalid", "DatasetUnavailable", "TrainingError"]
+ResultReason = Literal[
+    "Completed", "DatasetInvalid", "ConfigInvalid", "DatasetUnavailable", "TrainingError", "Preempted"
+]
 """``Completed`` on success; ``DatasetInvalid`` (exit 3) and ``ConfigInvalid`` (exit 4) are permanent;
-``DatasetUnavailable`` (the source could not be read: network, database) and ``TrainingError`` exit 1 (retriable)."""
+``DatasetUnavailable`` (the source could not be read: network, database), ``TrainingError`` and ``Preempted`` (SIGTERM:
+a checkpoint was saved and the run stopped) exit 1, retriable."""
 TrainerPhase = Literal["Starting", "Validating", "Loading", "Training", "Saving", "Succeeded", "Failed"]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -31,6 +32,18 @@ def example(name: str) -> dict[str, Any]:
 ])
 def test_examples_parse_into_their_kind(file_name: str, model: type) -> None:
     assert type(parse_resource(example(file_name))) is model
+
+
+def test_read_only_mappings_are_accepted() -> None:
+    # kopf hands handlers read-only Mapping views, not dicts.
+    def frozen(value: Any) -> Any:
+        if isinstance(value, dict):
+            return MappingProxyType({k: frozen(v) for k, v in value.items()})
+        return [frozen(v) for v in value] if isinstance(value, list) else value
+
+    doc = example("modelcomparison.yaml")
+
+    assert parse_resource(frozen(doc)) == parse_resource(doc)
 
 
 def test_defaults_and_snake_case_access() -> None:
@@ -111,6 +124,7 @@ def _set(doc: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
      "backend unsloth needs resources.gpus >= 1"),
     ("trainingjob-minimal.yaml", "spec.lora.targetModules", 7, "spec.lora.targetModules", "all-linear"),
     ("trainingjob-minimal.yaml", "spec.resources.memory", "lots", "spec.resources.memory", "not a Kubernetes quantity"),
+    ("trainingjob-minimal.yaml", "spec.resources.cpu", [8], "spec.resources.cpu", "not a Kubernetes quantity"),
     ("trainingjob-minimal.yaml", "spec.output.storage.pvc.path", "a/../../b", "spec.output.storage.pvc.path",
      "must not contain '..'"),
     ("trainingjob-minimal.yaml", "spec.serving", {"targets": [{"deployment": "v"}, {"deployment": "v"}]},
