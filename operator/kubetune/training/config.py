@@ -1,0 +1,27 @@
+"""Read the job config the operator mounted at ``/etc/kubetune/job.json``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from kubetune.api.trainer import TrainerConfig
+
+from .errors import ConfigInvalid
+
+
+def load_config(path: Path) -> TrainerConfig:
+    """Parse and validate the config; every problem is a ``ConfigInvalid`` naming the fields at fault."""
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise ConfigInvalid(f"job config {path} does not exist") from e
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ConfigInvalid(f"job config {path} is not readable JSON: {e}") from e
+    try:
+        return TrainerConfig.model_validate(raw)
+    except ValidationError as e:
+        problems = [f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in e.errors()]
+        raise ConfigInvalid(f"job config {path} is invalid: {'; '.join(problems[:5])}", problems) from e

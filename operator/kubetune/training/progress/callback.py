@@ -1,0 +1,82 @@
+"""The ``TrainerCallback`` that turns trainer events into progress: step, epoch, loss, learning rate, tokens/s, ETA."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any
+
+from transformers import TrainerCallback
+
+from .tracker import ProgressTracker
+
+log = logging.getLogger(__name__)
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+class ProgressCallback(TrainerCallback):  # type: ignore[misc]
+    """Every hook does O(1) work and swallows its own errors: reporting must never fail or slow training."""
+
+    def __init__(self, tracker: ProgressTracker) -> None:
+        self.tracker = tracker
+        self._started = 0.0
+        self._start_step = 0
+
+    def _safe(self, name: str, fn: Any, *args: Any) -> None:
+        try:
+            fn(*args)
+        except Exception:  # a progress bug must not end a training run
+            log.debug("progress hook %s failed", name, exc_info=True)
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._safe("on_train_begin", self._begin, state)
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._safe("on_step_end", self._step, state)
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        self._safe("on_log", self._log, logs or {})
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._safe("on_train_end", lambda: self.tracker.update(phase="Saving"))
+
+    def _begin(self, state: Any) -> None:
+        self._started = time.monotonic()
+        self._start_step = int(state.global_step)
+        self.tracker.update(phase="Training", step=self._start_step, total_steps=int(state.max_steps) or None)
+
+    def _step(self, state: Any) -> None:
+        step = int(state.global_step)
+        total = int(state.max_steps) or None
+        fields: dict[str, Any] = {"step": step, "epoch": _finite(state.epoch)}
+        if total:
+            fields["percent"] = round(100.0 * step / total, 2)
+            done = step - self._start_step
+            if done > 0:
+                rate = (time.monotonic() - self._started) / done
+                fields["eta_seconds"] = max(0, round(rate * (total - step)))
+        self.tracker.update(**fields)
+
+    def _log(self, logs: dict[str, Any]) -> None:
+        fields: dict[str, Any] = {}
+        if "loss" in logs:
+            fields["loss"] = _finite(logs["loss"])
+        if "learning_rate" in logs:
+            fields["learning_rate"] = _finite(logs["learning_rate"])
+        if "eval_loss" in logs:
+            fields["eval_loss"] = _finite(logs["eval_loss"])
+        # TRL counts the non-padding tokens this process has trained on.
+        tokens = _finite(logs.get("num_tokens"))
+        elapsed = time.monotonic() - self._started
+        if tokens is not None and elapsed > 0:
+            fields["tokens_per_second"] = round(tokens / elapsed, 1)
+        if fields:
+            self.tracker.update(**fields)

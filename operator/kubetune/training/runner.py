@@ -1,0 +1,147 @@
+"""One training run, from config to result: validate the data, build the trainer, resume, train, write the adapter.
+
+``RunFacts`` collects what is known as the run goes, so that a failure's termination message still carries the
+dataset statistics and the step the run resumed from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kubetune.api.trainer import (
+    ResultAdapter,
+    ResultDatasetStats,
+    ResultMetrics,
+    TrainerConfig,
+    TrainerResult,
+)
+
+from .backends import select_backend
+from .checkpoints import CheckpointCallback, CheckpointStore
+from .datasets.lengths import TokenizerCounter
+from .datasets.loading import PreparedDataset, load_dataset
+from .errors import Preempted, TrainerError, TrainingFailed
+from .output import write_adapter
+from .progress import ProgressCallback, ProgressTracker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunFacts:
+    dataset_stats: ResultDatasetStats | None = None
+    resumed_from_step: int | None = None
+    backend: str | None = None
+
+
+def fingerprint(config: TrainerConfig, dataset_sha256: str) -> str:
+    """What makes a checkpoint resumable by this run: same base, data, adapter shape and optimisation."""
+    identity = {
+        "base": config.base_model.name,
+        "dataset": dataset_sha256,
+        "split": [config.dataset.validation_split, config.dataset.seed],
+        "method": config.method,
+        "lora": config.lora.model_dump(mode="json"),
+        "hyperparameters": config.hyperparameters.model_dump(mode="json"),
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+def dataset_stats(data: PreparedDataset) -> ResultDatasetStats:
+    report = data.report
+    return ResultDatasetStats(
+        examples=report.accepted,
+        train_examples=len(data.train),
+        validation_examples=len(data.validation),
+        rejected=report.rejected,
+        tokens=data.train_tokens,
+        sha256=report.sha256,
+    )
+
+
+def run(config: TrainerConfig, tracker: ProgressTracker, facts: RunFacts) -> TrainerResult:
+    tracker.update(phase="Validating")
+    backend = select_backend(config)
+    facts.backend = backend.name
+    tokenizer = backend.load_tokenizer()
+    hp = config.hyperparameters
+    data = load_dataset(config.dataset, counter=TokenizerCounter(tokenizer), max_seq_length=hp.max_seq_length)
+    facts.dataset_stats = dataset_stats(data)
+
+    store = CheckpointStore(Path(config.output.checkpoints_dir), fingerprint(config, data.report.sha256),
+                            config.checkpoint.keep)
+    resume = store.prepare_resume()
+    facts.resumed_from_step = resume.step if resume else None
+    if resume:
+        log.info("resuming from %s", resume.path)
+    tracker.update(phase="Loading", resumed_from_step=facts.resumed_from_step,
+                   checkpoint_step=resume.step if resume else None)
+
+    from transformers import set_seed
+
+    set_seed(hp.seed)  # before the adapter's weights are initialised in build_trainer
+    checkpoints = CheckpointCallback(store, tracker)
+    checkpoints.install_sigterm_handler()
+    trainer = backend.build_trainer(tokenizer, data, [ProgressCallback(tracker), checkpoints])
+
+    try:
+        output = trainer.train(resume_from_checkpoint=str(resume.path) if resume else None)
+    except TrainerError:
+        raise
+    except (RuntimeError, ValueError, OSError) as e:
+        raise TrainingFailed(f"training failed: {e}") from e
+    if checkpoints.stop_requested.is_set():
+        raise Preempted(f"stopped by SIGTERM at step {trainer.state.global_step} after saving a checkpoint")
+
+    eval_loss = None
+    if data.validation:
+        eval_loss = _number(trainer.evaluate().get("eval_loss"))
+    tracker.update(phase="Saving", eval_loss=eval_loss)
+    metrics = _metrics(trainer, output, tracker, eval_loss)
+    adapter = write_adapter(
+        trainer.model,
+        tokenizer,
+        config,
+        {
+            "backend": backend.name,
+            "dataset": {"format": config.dataset.format, **facts.dataset_stats.model_dump(by_alias=True)},
+            "metrics": metrics.model_dump(by_alias=True),
+            "resumedFromStep": facts.resumed_from_step,
+        },
+    )
+    return TrainerResult(
+        phase="Succeeded",
+        reason="Completed",
+        message=f"trained {metrics.steps} steps with {backend.name}; adapter in {adapter.path}",
+        metrics=metrics,
+        dataset_stats=facts.dataset_stats,
+        adapter=ResultAdapter(path=str(adapter.path), sha256=adapter.sha256, size_bytes=adapter.size_bytes,
+                              rank=config.lora.r, alpha=config.lora.alpha),
+        resumed_from_step=facts.resumed_from_step,
+    )
+
+
+def _metrics(trainer: Any, output: Any, tracker: ProgressTracker, eval_loss: float | None) -> ResultMetrics:
+    runtime = _number(output.metrics.get("train_runtime"))
+    # TRL counts the non-padding tokens it trained on in this process (the same count a plain SFTTrainer run has).
+    tokens = _number(getattr(trainer, "_total_train_tokens", None))
+    return ResultMetrics(
+        train_loss=_number(tracker.get("loss")) or _number(output.training_loss),
+        eval_loss=eval_loss,
+        steps=int(trainer.state.global_step),
+        epochs=_number(trainer.state.epoch),
+        tokens_per_second=round(tokens / runtime, 1) if tokens and runtime else None,
+        runtime_seconds=runtime,
+    )
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
