@@ -4,10 +4,22 @@ paths, then execs the container's command.
 Standard library only, run with ``python -I``: it starts before every container, so it must start fast.
 """
 
+import ctypes
 import json
 import os
-import subprocess
 import sys
+
+MS_RDONLY = 1
+MS_REMOUNT = 32
+MS_BIND = 4096
+MS_REC = 16384
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _mount(source: str | None, target: str, flags: int) -> None:
+    if _libc.mount(source.encode() if source else None, target.encode(), None, flags, None) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, os.strerror(errno))
 
 
 def _ensure_mountpoint(target: str, is_dir: bool) -> None:
@@ -22,23 +34,33 @@ def _ensure_mountpoint(target: str, is_dir: bool) -> None:
             pass
 
 
-def _bind(source: str, target: str, read_only: bool) -> None:
-    _ensure_mountpoint(target, os.path.isdir(source))
-    subprocess.run(["mount", "--bind", source, target], check=True)
+def _bind(source_fd: int, is_dir: bool, target: str, read_only: bool) -> None:
+    _ensure_mountpoint(target, is_dir)
+    # Through the descriptor: an earlier mount (say, an emptyDir at /tmp) may hide the source's own path.
+    _mount(f"/proc/self/fd/{source_fd}", target, MS_BIND | MS_REC)
     if read_only:
-        subprocess.run(["mount", "-o", "remount,bind,ro", target], check=True)
+        _mount(None, target, MS_BIND | MS_REMOUNT | MS_RDONLY)
 
 
 def main() -> None:
     with open(sys.argv[1]) as f:
         spec = json.load(f)
+    os.unlink(sys.argv[1])  # it holds the container's environment, secrets included
+    mounts = sorted(spec["mounts"], key=lambda m: m["target"].rstrip("/").count("/"))
+    try:
+        sources = [os.open(m["source"], os.O_PATH | os.O_CLOEXEC) for m in mounts]
+    except OSError as e:
+        print(f"process node: volume source missing: {e}", file=sys.stderr)
+        sys.exit(128)
     # Parents before children, so a mount at /a/b is not hidden by a later mount at /a.
-    for mount in sorted(spec["mounts"], key=lambda m: m["target"].rstrip("/").count("/")):
+    for mount, fd in zip(mounts, sources, strict=True):
         try:
-            _bind(mount["source"], mount["target"], mount.get("readOnly", False))
-        except (OSError, subprocess.CalledProcessError) as e:
+            _bind(fd, os.path.isdir(f"/proc/self/fd/{fd}"), mount["target"], mount.get("readOnly", False))
+        except OSError as e:
             print(f"process node: cannot mount {mount['source']} at {mount['target']}: {e}", file=sys.stderr)
             sys.exit(128)
+    for fd in sources:
+        os.close(fd)
     workdir = spec.get("workingDir") or "/"
     try:
         os.chdir(workdir)

@@ -1,0 +1,270 @@
+"""TrainingJob -> the trainer config, its ConfigMap, and the batch/v1 Job that runs the training pod."""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..api import TrainingJob
+from ..api.trainer import (
+    DEFAULT_DATABASE_URL_ENV,
+    EXIT_CONFIG_INVALID,
+    EXIT_DATASET_INVALID,
+    BaseModelRef,
+    CheckpointSettings,
+    DatasetConfig,
+    Hyperparameters,
+    JobRef,
+    LoraSettings,
+    OutputSettings,
+    PostgresQuery,
+    ProgressSettings,
+    TrainerConfig,
+)
+from ..settings import OperatorSettings
+from .naming import TRAININGJOB, TRAININGJOB_UID, child_name, common_labels, owner_reference
+
+CONFIG_DIR = "/etc/kubetune"
+CONFIG_FILE = "job.json"
+INLINE_DATASET_FILE = "dataset.jsonl"
+BASE_MODEL_DIR = "/models/base"
+DATASET_DIR = "/data"
+OUTPUT_DIR = "/output"
+CONTAINER = "trainer"
+TERMINATION_LOG = "/dev/termination-log"
+
+
+class UnsupportedSpec(ValueError):
+    """The spec is valid but names something this operator cannot wire into a pod; the message says what to use."""
+
+
+def trainer_name(tj: TrainingJob) -> str:
+    """Name of the Job and of its ConfigMap."""
+    return child_name(_name(tj), "trainer")
+
+
+def run_dir(tj: TrainingJob) -> str:
+    """The run's directory on the output volume: one per TrainingJob object, so a re-created job starts clean."""
+    uid = (tj.metadata.uid or "")[:8]
+    return posixpath.join(tj.spec.output.storage.pvc.path, tj.spec.output.model_name, f"{_name(tj)}-{uid}")
+
+
+def adapter_path(tj: TrainingJob) -> str:
+    """Where the final adapter lands, relative to the output claim's root."""
+    return posixpath.join(run_dir(tj), "adapter")
+
+
+def labels(tj: TrainingJob) -> dict[str, str]:
+    return {**common_labels("trainer"), TRAININGJOB: _name(tj), TRAININGJOB_UID: tj.metadata.uid or ""}
+
+
+@dataclass
+class _Wiring:
+    """What a data source adds to the pod."""
+
+    volumes: list[dict[str, Any]] = field(default_factory=list)
+    mounts: list[dict[str, Any]] = field(default_factory=list)
+    env: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _name(tj: TrainingJob) -> str:
+    assert tj.metadata.name, "a TrainingJob from the API server always has a name"
+    return tj.metadata.name
+
+
+def _base_model(tj: TrainingJob, wiring: _Wiring) -> BaseModelRef:
+    source = tj.spec.base_model.source
+    if source.pvc is not None:
+        wiring.volumes.append({"name": "base-model", "persistentVolumeClaim": {"claimName": source.pvc.claim_name,
+                                                                               "readOnly": True}})
+        mount: dict[str, Any] = {"name": "base-model", "mountPath": BASE_MODEL_DIR, "readOnly": True}
+        if source.pvc.path:
+            mount["subPath"] = source.pvc.path
+        wiring.mounts.append(mount)
+        return BaseModelRef(name=tj.spec.base_model.name, path=BASE_MODEL_DIR)
+    uri = source.uri or ""
+    if uri.startswith("hf://"):
+        # transformers resolves a repo id through the Hugging Face Hub (HF_TOKEN from the pod's env if private).
+        return BaseModelRef(name=tj.spec.base_model.name, path=uri.removeprefix("hf://").split("@", 1)[0])
+    raise UnsupportedSpec(f"spec.baseModel.source.uri: {uri.split('://', 1)[0]}:// is not supported for training; "
+                          "use hf://<org>/<repo> or a pvc source")
+
+
+def _dataset(tj: TrainingJob, wiring: _Wiring) -> DatasetConfig:
+    dataset = tj.spec.dataset
+    source = dataset.source
+    common: dict[str, Any] = {
+        "format": dataset.format, "validation_split": dataset.validation_split,
+        "max_rejected_fraction": dataset.max_rejected_fraction, "seed": tj.spec.hyperparameters.seed,
+    }
+    if source.inline is not None:
+        return DatasetConfig(path=posixpath.join(CONFIG_DIR, INLINE_DATASET_FILE), **common)
+    if source.config_map is not None:
+        wiring.volumes.append({"name": "dataset", "configMap": {
+            "name": source.config_map.name, "items": [{"key": source.config_map.key, "path": INLINE_DATASET_FILE}]}})
+        wiring.mounts.append({"name": "dataset", "mountPath": DATASET_DIR, "readOnly": True})
+        return DatasetConfig(path=posixpath.join(DATASET_DIR, INLINE_DATASET_FILE), **common)
+    if source.pvc is not None:
+        wiring.volumes.append({"name": "dataset", "persistentVolumeClaim": {"claimName": source.pvc.claim_name,
+                                                                            "readOnly": True}})
+        wiring.mounts.append({"name": "dataset", "mountPath": DATASET_DIR, "readOnly": True})
+        return DatasetConfig(path=posixpath.join(DATASET_DIR, source.pvc.path), **common)
+    if source.uri is not None:
+        return DatasetConfig(uri=source.uri, **common)
+    assert source.postgres is not None, "the API guarantees exactly one dataset source"
+    pg = source.postgres
+    wiring.env.append({"name": DEFAULT_DATABASE_URL_ENV, "valueFrom": {"secretKeyRef": {
+        "name": pg.secret_ref.name, "key": pg.secret_ref.key}}})
+    return DatasetConfig(postgres=PostgresQuery(
+        database_url_env=DEFAULT_DATABASE_URL_ENV, query=pg.query, mapping=pg.mapping,
+        statement_timeout_seconds=pg.statement_timeout_seconds, fetch_size=pg.fetch_size), **common)
+
+
+def _output(tj: TrainingJob, wiring: _Wiring) -> OutputSettings:
+    storage = tj.spec.output.storage.pvc
+    wiring.volumes.append({"name": "output", "persistentVolumeClaim": {"claimName": storage.claim_name}})
+    wiring.mounts.append({"name": "output", "mountPath": OUTPUT_DIR})
+    run = posixpath.join(OUTPUT_DIR, run_dir(tj))
+    return OutputSettings(dir=posixpath.join(run, "adapter"), checkpoints_dir=posixpath.join(run, "checkpoints"))
+
+
+def _plan(tj: TrainingJob, settings: OperatorSettings) -> tuple[TrainerConfig, _Wiring]:
+    spec = tj.spec
+    wiring = _Wiring()
+    hp = spec.hyperparameters
+    config = TrainerConfig(
+        job=JobRef(name=_name(tj), namespace=tj.metadata.namespace or "", uid=tj.metadata.uid or ""),
+        base_model=_base_model(tj, wiring),
+        dataset=_dataset(tj, wiring),
+        method=spec.method,
+        backend=spec.backend,
+        lora=LoraSettings(r=spec.lora.r, alpha=spec.lora.alpha, dropout=spec.lora.dropout,
+                          target_modules=spec.lora.target_modules),
+        hyperparameters=Hyperparameters(
+            epochs=hp.epochs, max_steps=hp.max_steps, batch_size=hp.batch_size,
+            gradient_accumulation_steps=hp.gradient_accumulation_steps, learning_rate=hp.learning_rate,
+            max_seq_length=hp.max_seq_length, warmup_ratio=hp.warmup_ratio, lr_scheduler=hp.lr_scheduler,
+            seed=hp.seed),
+        checkpoint=CheckpointSettings(every_steps=spec.checkpoint.every_steps, keep=spec.checkpoint.keep),
+        output=_output(tj, wiring),
+        progress=ProgressSettings(port=settings.progress_port),
+        termination_message_path=TERMINATION_LOG,
+    )
+    return config, wiring
+
+
+def build_trainer_config(tj: TrainingJob, settings: OperatorSettings) -> TrainerConfig:
+    """The config the training pod reads from /etc/kubetune/job.json."""
+    return _plan(tj, settings)[0]
+
+
+def build_trainer_configmap(tj: TrainingJob, settings: OperatorSettings) -> dict[str, Any]:
+    """The ConfigMap mounted at /etc/kubetune: job.json, plus the inline dataset as JSON Lines."""
+    config = build_trainer_config(tj, settings)
+    data = {CONFIG_FILE: config.model_dump_json(by_alias=True, exclude_none=True, indent=2)}
+    if tj.spec.dataset.source.inline is not None:
+        data[INLINE_DATASET_FILE] = "".join(
+            json.dumps(row, ensure_ascii=False) + "\n" for row in tj.spec.dataset.source.inline)
+    return {
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": trainer_name(tj), "namespace": tj.metadata.namespace, "labels": labels(tj),
+                     "ownerReferences": [owner_reference("TrainingJob", _name(tj), tj.metadata.uid or "")]},
+        "data": data,
+    }
+
+
+def _resources(tj: TrainingJob) -> dict[str, Any]:
+    res = tj.spec.resources
+    limits: dict[str, Any] = {}
+    requests: dict[str, Any] = {}
+    if res.gpus:
+        limits[res.gpu_resource_name] = str(res.gpus)
+    for key, value in (("cpu", res.cpu), ("memory", res.memory)):
+        if value is not None:
+            limits[key] = requests[key] = str(value)
+    return {k: v for k, v in (("requests", requests), ("limits", limits)) if v}
+
+
+def build_training_job(tj: TrainingJob, settings: OperatorSettings) -> dict[str, Any]:
+    """The batch/v1 Job that runs one training pod at a time, retried from checkpoints up to backoffLimit."""
+    _, wiring = _plan(tj, settings)
+    spec = tj.spec
+    name = trainer_name(tj)
+    pod_labels = labels(tj)
+    # Kueue and similar queueing controllers select on these; pass them through to the Job.
+    queue_labels = {k: v for k, v in tj.metadata.labels.items() if k.startswith("kueue.x-k8s.io/")}
+    container: dict[str, Any] = {
+        "name": CONTAINER,
+        "image": spec.image or settings.trainer_image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "command": [settings.python, "-m", "kubetune.training", "--config", posixpath.join(CONFIG_DIR, CONFIG_FILE)],
+        "env": [
+            {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+            {"name": "PYTHONUNBUFFERED", "value": "1"},
+            {"name": "HF_HOME", "value": "/tmp/hf"},
+            *wiring.env,
+        ],
+        "ports": [{"name": "progress", "containerPort": settings.progress_port}],
+        "resources": _resources(tj),
+        "volumeMounts": [
+            {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
+            *wiring.mounts,
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+        "terminationMessagePath": TERMINATION_LOG,
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "runAsNonRoot": True,
+        },
+    }
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        # Training pods need no Kubernetes credentials: progress is pulled, results go to the termination message.
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": {
+            "runAsNonRoot": True, "runAsUser": settings.pod_user, "runAsGroup": settings.pod_user,
+            "fsGroup": settings.pod_user, "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "terminationGracePeriodSeconds": 60,
+        "containers": [container],
+        "volumes": [
+            {"name": "config", "configMap": {"name": name}},
+            *wiring.volumes,
+            {"name": "tmp", "emptyDir": {}},
+        ],
+    }
+    if spec.resources.node_selector:
+        pod_spec["nodeSelector"] = dict(spec.resources.node_selector)
+    if spec.resources.tolerations:
+        pod_spec["tolerations"] = [t.model_dump(by_alias=True, exclude_none=True) for t in spec.resources.tolerations]
+    if spec.resources.priority_class_name:
+        pod_spec["priorityClassName"] = spec.resources.priority_class_name
+    job_spec: dict[str, Any] = {
+        "suspend": spec.suspend,
+        "backoffLimit": spec.backoff_limit,
+        "completions": 1,
+        "parallelism": 1,
+        # Never two pods at once: a replacement starts only after the old pod has stopped writing checkpoints.
+        "podReplacementPolicy": "Failed",
+        "podFailurePolicy": {"rules": [
+            # Bad data or config fails the same way on every retry: fail now, keep the GPU for someone else.
+            {"action": "FailJob", "onExitCodes": {"containerName": CONTAINER, "operator": "In",
+                                                  "values": [EXIT_DATASET_INVALID, EXIT_CONFIG_INVALID]}},
+            # Preemption and eviction are not the trainer's fault and do not use up retries.
+            {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
+        ]},
+        "template": {"metadata": {"labels": pod_labels}, "spec": pod_spec},
+    }
+    if spec.active_deadline_seconds:
+        job_spec["activeDeadlineSeconds"] = spec.active_deadline_seconds
+    return {
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": name, "namespace": tj.metadata.namespace, "labels": {**pod_labels, **queue_labels},
+                     "ownerReferences": [owner_reference("TrainingJob", _name(tj), tj.metadata.uid or "")]},
+        "spec": job_spec,
+    }

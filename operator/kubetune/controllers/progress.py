@@ -1,0 +1,78 @@
+"""Pull live progress from a running training pod into the TrainingJob's status.
+
+Training pods hold no Kubernetes credentials, so the operator reads their /progress endpoint instead of the pod
+writing its own status.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from pydantic import ValidationError
+
+from ..api.trainer import Progress
+from ..builders.naming import TRAININGJOB_UID
+from ..kube.client import PODS
+from .resources import TRAININGJOBS
+from .runtime import Runtime
+
+log = logging.getLogger(__name__)
+Json = dict[str, Any]
+
+
+async def _running_pod_ip(runtime: Runtime, namespace: str, uid: str) -> str | None:
+    pods = await runtime.client.list(PODS, namespace, label_selector=f"{TRAININGJOB_UID}={uid}")
+    running = [p for p in pods if p.get("status", {}).get("phase") == "Running" and p["status"].get("podIP")
+               and not p["metadata"].get("deletionTimestamp")]
+    running.sort(key=lambda p: p["metadata"].get("creationTimestamp", ""))
+    return running[-1]["status"]["podIP"] if running else None
+
+
+async def read_progress(session: aiohttp.ClientSession, ip: str, port: int) -> Progress | None:
+    try:
+        async with session.get(f"http://{ip}:{port}/progress", timeout=aiohttp.ClientTimeout(total=3)) as resp:
+            if resp.status != 200:
+                return None
+            return Progress.model_validate(await resp.json())
+    except (TimeoutError, aiohttp.ClientError, ValidationError, ValueError):
+        return None
+
+
+def status_patch(progress: Progress, now: datetime) -> Json:
+    """The status fields a progress report updates."""
+    values = {
+        "step": progress.step, "totalSteps": progress.total_steps, "epoch": progress.epoch, "loss": progress.loss,
+        "evalLoss": progress.eval_loss, "learningRate": progress.learning_rate,
+        "tokensPerSecond": progress.tokens_per_second, "percent": progress.percent,
+        "etaSeconds": progress.eta_seconds, "updatedAt": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    patch: Json = {"progress": {k: v for k, v in values.items() if v is not None}}
+    if progress.checkpoint_step is not None:
+        patch["lastCheckpoint"] = {"step": progress.checkpoint_step}
+    return patch
+
+
+async def follow_progress(runtime: Runtime, namespace: str, name: str, uid: str, stopped: Any) -> None:
+    """Poll until kopf stops the daemon (the job left Running)."""
+    interval = runtime.settings.progress_interval
+    port = runtime.settings.progress_port
+    ip: str | None = None
+    last: Json | None = None
+    async with aiohttp.ClientSession() as session:
+        while not stopped:
+            if ip is None:
+                ip = await _running_pod_ip(runtime, namespace, uid)
+            progress = await read_progress(session, ip, port) if ip else None
+            if progress is None:
+                ip = None  # the pod may have been replaced; look it up again next time
+            else:
+                patch = status_patch(progress, datetime.now(UTC))
+                comparable = {**patch, "progress": {k: v for k, v in patch["progress"].items() if k != "updatedAt"}}
+                if comparable != last:
+                    await runtime.client.patch(TRAININGJOBS, name, {"status": patch}, namespace,
+                                               subresource="status")
+                    last = comparable
+            await stopped.wait(interval)

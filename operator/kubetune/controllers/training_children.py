@@ -1,0 +1,147 @@
+"""The side effects of a TrainingJob: check what it references, create its ConfigMap and Job, keep the Job's
+suspension in step, and register the FineTunedModel on success. Every step is idempotent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from ..api import TrainingJob
+from ..api.trainer import TrainerResult
+from ..builders.finetunedmodel import build_finetuned_model, parse_version
+from ..builders.naming import TRAININGJOB, TRAININGJOB_UID
+from ..builders.training import build_trainer_configmap, build_training_job, trainer_name
+from ..kube import Conflict, KubeClient, NotFound
+from ..kube.client import CONFIGMAPS, DEPLOYMENTS, JOBS, PODS, PVCS, SECRETS
+from ..settings import OperatorSettings
+from .resources import FINETUNEDMODELS
+
+log = logging.getLogger(__name__)
+
+SPEC_HASH = "kubetune.dev/spec-hash"
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class MissingReference:
+    """A referenced object that does not exist (yet)."""
+
+    reason: str
+    message: str
+
+
+async def _exists(client: KubeClient, resource: Any, name: str, namespace: str) -> bool:
+    return await client.get_or_none(resource, name, namespace) is not None
+
+
+async def missing_references(client: KubeClient, tj: TrainingJob) -> list[MissingReference]:
+    """Secrets, ConfigMaps, PVCs and serving Deployments the spec names but the namespace lacks."""
+    ns = tj.metadata.namespace or ""
+    spec = tj.spec
+    wanted: list[tuple[Any, str, str, str]] = []  # resource, name, reason, field
+    if spec.base_model.source.pvc:
+        wanted.append((PVCS, spec.base_model.source.pvc.claim_name, "PersistentVolumeClaimNotFound",
+                       "spec.baseModel.source.pvc.claimName"))
+    source = spec.dataset.source
+    if source.pvc:
+        wanted.append((PVCS, source.pvc.claim_name, "PersistentVolumeClaimNotFound", "spec.dataset.source.pvc"))
+    if source.config_map:
+        wanted.append((CONFIGMAPS, source.config_map.name, "ConfigMapNotFound", "spec.dataset.source.configMap"))
+    if source.postgres:
+        wanted.append((SECRETS, source.postgres.secret_ref.name, "SecretNotFound",
+                       "spec.dataset.source.postgres.secretRef"))
+    wanted.append((PVCS, spec.output.storage.pvc.claim_name, "PersistentVolumeClaimNotFound",
+                   "spec.output.storage.pvc.claimName"))
+    for i, target in enumerate(spec.serving.targets if spec.serving else []):
+        wanted.append((DEPLOYMENTS, target.deployment, "DeploymentNotFound", f"spec.serving.targets[{i}].deployment"))
+        if target.api_key_secret_ref:
+            wanted.append((SECRETS, target.api_key_secret_ref.name, "SecretNotFound",
+                           f"spec.serving.targets[{i}].apiKeySecretRef"))
+    missing = []
+    for resource, name, reason, field in wanted:
+        if not await _exists(client, resource, name, ns):
+            kind = reason.removesuffix("NotFound")
+            missing.append(MissingReference(reason, f"{field}: {kind} {ns}/{name} does not exist"))
+    if source.config_map and not missing:
+        cm = await client.get(CONFIGMAPS, source.config_map.name, ns)
+        if source.config_map.key not in (cm.get("data") or {}):
+            missing.append(MissingReference("ConfigMapKeyNotFound", f"spec.dataset.source.configMap: ConfigMap "
+                                            f"{ns}/{source.config_map.name} has no key {source.config_map.key!r}"))
+    return missing
+
+
+def _spec_hash(job: Json, configmap: Json) -> str:
+    material = json.dumps([job["spec"]["template"], configmap["data"]], sort_keys=True)
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
+async def ensure_job(client: KubeClient, tj: TrainingJob, settings: OperatorSettings) -> Json:
+    """Create the ConfigMap and the Job when they do not exist; return the Job.
+
+    A Job whose pod has not started yet is replaced when the spec changed (the CRD freezes the spec once training
+    starts, so a started Job never needs replacing).
+    """
+    ns = tj.metadata.namespace or ""
+    configmap = build_trainer_configmap(tj, settings)
+    job = build_training_job(tj, settings)
+    digest = _spec_hash(job, configmap)
+    job["metadata"].setdefault("annotations", {})[SPEC_HASH] = digest
+    try:
+        await client.create(CONFIGMAPS, configmap, ns)
+    except Conflict:
+        await client.patch(CONFIGMAPS, configmap["metadata"]["name"], {"data": configmap["data"]}, ns)
+    try:
+        return await client.create(JOBS, job, ns)
+    except Conflict:
+        current = await client.get(JOBS, job["metadata"]["name"], ns)
+    if current["metadata"].get("annotations", {}).get(SPEC_HASH) != digest and not current.get("status", {}).get(
+            "startTime") and not current["metadata"].get("deletionTimestamp"):
+        log.info("spec of %s/%s changed before training started: replacing its Job", ns, tj.metadata.name)
+        await client.delete(JOBS, job["metadata"]["name"], ns, propagation="Foreground")
+    return current
+
+
+async def sync_suspend(client: KubeClient, tj: TrainingJob) -> None:
+    """Make the Job's suspension follow spec.suspend (the Job controller then stops or starts the pod)."""
+    ns = tj.metadata.namespace or ""
+    with contextlib.suppress(NotFound):
+        await client.patch(JOBS, trainer_name(tj), {"spec": {"suspend": tj.spec.suspend}}, ns)
+
+
+async def job_and_pods(client: KubeClient, tj: TrainingJob) -> tuple[Json | None, list[Json]]:
+    ns = tj.metadata.namespace or ""
+    job = await client.get_or_none(JOBS, trainer_name(tj), ns)
+    if job is None:
+        return None, []
+    pods = await client.list(PODS, ns, label_selector=f"{TRAININGJOB_UID}={tj.metadata.uid}")
+    return job, pods
+
+
+async def ensure_model(client: KubeClient, tj: TrainingJob, result: TrainerResult | None) -> str:
+    """Create this job's FineTunedModel once, as the next free version ``<modelName>-v<N>``; return its name.
+
+    The trainingjob-uid label makes it idempotent across operator restarts.
+    """
+    ns = tj.metadata.namespace or ""
+    mine = await client.list(FINETUNEDMODELS, ns, label_selector=f"{TRAININGJOB_UID}={tj.metadata.uid}")
+    if mine:
+        return str(mine[0]["metadata"]["name"])
+    model_name = tj.spec.output.model_name
+    names = [m["metadata"]["name"] for m in await client.list(FINETUNEDMODELS, ns)]
+    version = max((v for v in (parse_version(model_name, n) for n in names) if v is not None), default=0) + 1
+    while True:
+        body = build_finetuned_model(tj, version, result)
+        try:
+            await client.create(FINETUNEDMODELS, body, ns)
+            return str(body["metadata"]["name"])
+        except Conflict:
+            version += 1  # another job of the same modelName took this version first
+
+
+__all__ = ["TRAININGJOB", "MissingReference", "ensure_job", "ensure_model", "job_and_pods", "missing_references",
+           "sync_suspend"]

@@ -1,0 +1,156 @@
+"""Decide a TrainingJob's phase, reason and message from its Job and pods. Pure: no I/O, the clock is passed in.
+
+The operator is level-triggered: whatever event woke it, it reads the Job and pods and derives the status anew, so a
+restart at any point converges on the same answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..api.trainer import EXIT_CONFIG_INVALID, EXIT_DATASET_INVALID, TrainerResult
+from ..builders.training import CONTAINER
+
+Json = dict[str, Any]
+MAX_ERRORS_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the Job and its pods say about a TrainingJob."""
+
+    phase: str
+    reason: str
+    message: str
+    result: TrainerResult | None = None
+    failed_attempts: int = 0
+    start_time: str | None = None
+    completion_time: str | None = None
+    pod_name: str | None = None
+    pod_ip: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.phase in ("Succeeded", "Failed")
+
+
+def _condition(obj: Json, kind: str) -> Json | None:
+    for c in obj.get("status", {}).get("conditions") or []:
+        if c.get("type") == kind and c.get("status") == "True":
+            return c
+    return None
+
+
+def _trainer_state(pod: Json) -> Json:
+    for status in pod.get("status", {}).get("containerStatuses") or []:
+        if status.get("name") == CONTAINER:
+            return dict(status)
+    return {}
+
+
+def trainer_result(pod: Json) -> TrainerResult | None:
+    """The TrainerResult in a finished pod's termination message, if it wrote one."""
+    terminated = _trainer_state(pod).get("state", {}).get("terminated") or {}
+    message = terminated.get("message") or ""
+    if not message.lstrip().startswith("{"):
+        return None
+    try:
+        return TrainerResult.model_validate_json(message)
+    except ValidationError:
+        return None
+
+
+def _terminated(pod: Json) -> Json:
+    return dict(_trainer_state(pod).get("state", {}).get("terminated") or {})
+
+
+def _newest(pods: list[Json]) -> Json | None:
+    return max(pods, key=lambda p: p["metadata"].get("creationTimestamp", ""), default=None)
+
+
+def _failure(job: Json, pods: list[Json], condition: Json) -> tuple[str, str, TrainerResult | None]:
+    """Reason and message for a failed Job, from the most telling pod."""
+    failed = [p for p in pods if p.get("status", {}).get("phase") == "Failed"]
+    permanent = [p for p in failed if _terminated(p).get("exitCode") in (EXIT_DATASET_INVALID, EXIT_CONFIG_INVALID)]
+    pod = _newest(permanent) or _newest(failed)
+    result = trainer_result(pod) if pod else None
+    terminated = _terminated(pod) if pod else {}
+    job_reason = condition.get("reason") or "Failed"
+    if job_reason == "DeadlineExceeded":
+        return "DeadlineExceeded", f"training ran longer than activeDeadlineSeconds: {condition.get('message', '')}", \
+            result
+    if result is not None and result.reason in ("DatasetInvalid", "ConfigInvalid"):
+        lines = "; ".join(result.errors[:MAX_ERRORS_SHOWN])
+        message = result.message + (f" First errors: {lines}" if lines else "")
+        return result.reason, message, result
+    if terminated.get("reason") == "OOMKilled":
+        limit = (pod or {}).get("spec", {}).get("containers", [{}])[0].get("resources", {}).get("limits", {})
+        return "OOMKilled", (f"the training pod ran out of memory (limit {limit.get('memory', 'unset')}); raise "
+                             "spec.resources.memory, or lower batchSize or maxSeqLength"), result
+    attempts = job.get("status", {}).get("failed", 0)
+    detail = result.message if result else (terminated.get("message") or "").strip()[-500:]
+    message = f"{attempts} training pod(s) failed, the last with exit code {terminated.get('exitCode', '?')}"
+    if detail:
+        message += f": {detail}"
+    reason = "BackoffLimitExceeded" if job_reason in ("BackoffLimitExceeded", "PodFailurePolicy") else job_reason
+    return reason, message, result
+
+
+def _scheduling_problem(pod: Json) -> tuple[str, str] | None:
+    for c in pod.get("status", {}).get("conditions") or []:
+        if c.get("type") == "PodScheduled" and c.get("status") == "False":
+            return c.get("reason") or "Unschedulable", c.get("message") or "the pod cannot be scheduled"
+    return None
+
+
+def observe(job: Json | None, pods: list[Json], suspend: bool) -> Observation:
+    """Derive the phase from the Job (None when not created yet) and the Job's pods."""
+    if job is None:
+        return Observation("Pending", "JobNotCreated", "the training Job has not been created yet")
+    status = job.get("status", {})
+    common = {"failed_attempts": int(status.get("failed", 0)), "start_time": status.get("startTime")}
+    complete = _condition(job, "Complete")
+    if complete:
+        succeeded = [p for p in pods if p.get("status", {}).get("phase") == "Succeeded"]
+        pod = _newest(succeeded)
+        result = trainer_result(pod) if pod else None
+        message = result.message if result and result.message else "training finished and the adapter was written"
+        return Observation("Succeeded", "Completed", message, result=result,
+                           completion_time=status.get("completionTime") or complete.get("lastTransitionTime"),
+                           **common)
+    failed = _condition(job, "Failed")
+    if failed:
+        reason, message, result = _failure(job, pods, failed)
+        return Observation("Failed", reason, message, result=result,
+                           completion_time=failed.get("lastTransitionTime"), **common)
+    if job.get("spec", {}).get("suspend"):
+        if suspend:
+            return Observation("Suspended", "Suspended", "training is suspended; checkpoints are kept, set "
+                               "spec.suspend=false to resume", **common)
+        return Observation("Queued", "AwaitingAdmission", "the Job is suspended by a queueing controller (e.g. "
+                           "Kueue) until it is admitted", **common)
+    active = [p for p in pods if p.get("status", {}).get("phase") in ("Pending", "Running")
+              and not p["metadata"].get("deletionTimestamp")]
+    running = [p for p in active if p["status"].get("phase") == "Running"]
+    if running:
+        pod = _newest(running)
+        assert pod is not None
+        retry = f" (retry {common['failed_attempts']})" if common["failed_attempts"] else ""
+        return Observation("Running", "Training", f"pod {pod['metadata']['name']} is training{retry}",
+                           pod_name=pod["metadata"]["name"], pod_ip=pod["status"].get("podIP"), **common)
+    pending = _newest(active)
+    if pending is not None:
+        problem = _scheduling_problem(pending)
+        if problem:
+            return Observation("Queued", problem[0], problem[1], pod_name=pending["metadata"]["name"], **common)
+        waiting = (_trainer_state(pending).get("state") or {}).get("waiting") or {}
+        return Observation("Queued", waiting.get("reason") or "PodStarting",
+                           waiting.get("message") or f"pod {pending['metadata']['name']} is starting",
+                           pod_name=pending["metadata"]["name"], **common)
+    if common["failed_attempts"]:
+        return Observation("Running", "Retrying", f"{common['failed_attempts']} training pod(s) failed; a retry "
+                           "resumes from the newest checkpoint", **common)
+    return Observation("Queued", "PodCreating", "waiting for the Job controller to create the training pod", **common)

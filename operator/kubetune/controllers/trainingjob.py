@@ -1,0 +1,61 @@
+"""kopf handlers for TrainingJob. Each one guards, delegates to one plain function, and lets kopf retry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from ..api import GROUP, VERSION, parse_resource
+from ..builders.naming import MANAGED_BY, OPERATOR, TRAININGJOB
+from .progress import follow_progress
+from .resources import TRAININGJOBS
+from .runtime import Runtime
+from .training_children import sync_suspend
+from .training_reconcile import reconcile_trainingjob
+
+TJ = (GROUP, VERSION, "trainingjobs")
+CHILD_LABELS = {MANAGED_BY: OPERATOR, TRAININGJOB: kopf.PRESENT}
+
+
+def _runtime(memo: Any) -> Runtime:
+    return memo.runtime  # type: ignore[no-any-return]
+
+
+@kopf.on.resume(*TJ)
+@kopf.on.create(*TJ)
+async def trainingjob_create(name: str, namespace: str, memo: Any, **_: Any) -> None:
+    await reconcile_trainingjob(_runtime(memo), namespace, name)
+
+
+@kopf.on.update(*TJ, field="spec")
+async def trainingjob_update(name: str, namespace: str, body: Any, old: Any, new: Any, memo: Any,
+                             **_: Any) -> None:
+    runtime = _runtime(memo)
+    if (old or {}).get("suspend") != (new or {}).get("suspend"):
+        await sync_suspend(runtime.client, parse_resource(body))  # type: ignore[arg-type]
+    await reconcile_trainingjob(runtime, namespace, name)
+
+
+@kopf.on.event("batch", "v1", "jobs", labels=CHILD_LABELS)
+async def trainingjob_job_event(meta: Any, namespace: str, memo: Any, **_: Any) -> None:
+    await reconcile_trainingjob(_runtime(memo), namespace, meta["labels"][TRAININGJOB])
+
+
+@kopf.on.event("", "v1", "pods", labels=CHILD_LABELS)
+async def trainingjob_pod_event(meta: Any, namespace: str, memo: Any, **_: Any) -> None:
+    await reconcile_trainingjob(_runtime(memo), namespace, meta["labels"][TRAININGJOB])
+
+
+@kopf.daemon(*TJ, when=lambda status, **_: status.get("phase") == "Running", cancellation_timeout=5.0)
+async def trainingjob_progress(name: str, namespace: str, uid: str, stopped: Any, memo: Any, **_: Any) -> None:
+    await follow_progress(_runtime(memo), namespace, name, uid, stopped)
+
+
+@kopf.on.delete(*TJ, optional=True)
+async def trainingjob_delete(name: str, namespace: str, memo: Any, **_: Any) -> None:
+    # Children go with their owner reference; only the in-memory lock is ours to drop.
+    _runtime(memo).forget("TrainingJob", namespace, name)
+
+
+__all__ = ["TRAININGJOBS"]

@@ -1,0 +1,86 @@
+"""Operator settings: one typed object, read once at start-up from ``KUBETUNE_*`` environment variables.
+
+Pure data: builders read it to render manifests, controllers read it for timings. No I/O beyond ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+DEFAULT_IMAGE = "ghcr.io/kubetune/trainer:0.1.0"
+
+
+@dataclass(frozen=True)
+class OperatorSettings:
+    trainer_image: str = DEFAULT_IMAGE
+    """Image of training pods (and of adapter-validation pods), unless a TrainingJob sets spec.image."""
+
+    image_pull_policy: str = "IfNotPresent"
+    """imagePullPolicy of the pods the operator creates."""
+
+    python: str = "python"
+    """Interpreter inside the trainer image; the pods run ``<python> -m kubetune.training``."""
+
+    pod_user: int = 1000
+    """UID and GID the operator's pods run as (non-root, matching images/trainer)."""
+
+    progress_port: int = 8080
+    """Port of the trainer's progress endpoint (/progress JSON, /metrics Prometheus)."""
+
+    progress_interval: float = 5.0
+    """Seconds between progress reads from a running training pod (the issue asks for at most 10)."""
+
+    adapter_load_concurrency: int = 8
+    """Pods loaded in parallel per rollout."""
+
+    adapter_load_timeout: float = 30.0
+    """Seconds one vLLM load or unload call may take."""
+
+    adapter_load_retries: int = 3
+    """Attempts per pod before the pod is reported as failed (with exponential backoff)."""
+
+    unload_deadline: float = 30.0
+    """Upper bound, in seconds, on a FineTunedModel's finalizer: pods that do not answer by then are treated as
+    unloaded, so deletion never hangs on a gone pod."""
+
+    validation_deadline: int = 300
+    """activeDeadlineSeconds of an adapter-validation pod."""
+
+    namespaces: tuple[str, ...] = ()
+    """Namespaces to watch; empty with ``clusterwide`` means all."""
+
+    clusterwide: bool = True
+    """Watch every namespace (needs ClusterRole rights)."""
+
+    liveness_endpoint: str = "http://0.0.0.0:8081/healthz"
+    """Where kopf serves its liveness probe."""
+
+    metrics_port: int = 9090
+    """Port of the operator's own Prometheus metrics; 0 disables them."""
+
+    extra: dict[str, str] = field(default_factory=dict)
+    """Unrecognised KUBETUNE_* variables, kept for diagnostics."""
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> OperatorSettings:
+        env = dict(os.environ if environ is None else environ)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            raw = env.get(f"KUBETUNE_{f.name.upper()}")
+            if raw is None:
+                continue
+            if f.type in ("int", int):
+                values[f.name] = int(raw)
+            elif f.type in ("float", float):
+                values[f.name] = float(raw)
+            elif f.type in ("bool", bool):
+                values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
+            elif f.name == "namespaces":
+                values[f.name] = tuple(n.strip() for n in raw.split(",") if n.strip())
+            else:
+                values[f.name] = raw
+        return cls(**values)

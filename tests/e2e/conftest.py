@@ -1,0 +1,78 @@
+"""End-to-end fixtures: the real operator as a separate process, and storage holding the tiny base model."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubetune.devcluster.controlplane import LocalCluster
+from kubetune.devcluster.kubeapi import KubeREST
+from kubetune.devcluster.operator_process import OperatorProcess
+
+# Short intervals so a test sees progress within a short training run; production defaults are in settings.py.
+OPERATOR_ENV = {"KUBETUNE_PROGRESS_INTERVAL": "1", "KUBETUNE_TRAINER_IMAGE": "kubetune/trainer:test"}
+BASE_MODEL_NAME = "tiny-llama"
+
+
+@pytest.fixture(scope="session")
+def operator(cluster: LocalCluster, crds: list[dict[str, Any]],
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+    """The operator, watching all namespaces, as `kubetune operator` runs it."""
+    log = tmp_path_factory.mktemp("operator") / "operator.log"
+    process = OperatorProcess(kubeconfig=cluster.kubeconfig, log_path=log, env=OPERATOR_ENV).start()
+    yield process
+    process.stop()
+
+
+def create_claim(kube: KubeREST, namespace: str, name: str) -> None:
+    kube.create(KubeREST.path_for("PersistentVolumeClaim", namespace), {
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})
+
+
+@pytest.fixture
+def storage(cluster: LocalCluster, kube: KubeREST, namespace: str, tiny_model: Path) -> dict[str, Path]:
+    """Claims `models` (holding the tiny base model under tiny-llama/) and `adapters` (empty); their host paths."""
+    create_claim(kube, namespace, "models")
+    create_claim(kube, namespace, "adapters")
+    models = cluster.volume_path(namespace, "models")
+    shutil.copytree(tiny_model, models / BASE_MODEL_NAME, dirs_exist_ok=True)
+    return {"models": models, "adapters": cluster.volume_path(namespace, "adapters")}
+
+
+def memorisation_rows(n: int = 24) -> list[dict[str, Any]]:
+    """Conversations the tiny model can learn by heart, so the loss visibly falls."""
+    facts = [("colour of the sky", "blue"), ("capital of France", "Paris"), ("opposite of hot", "cold"),
+             ("number after one", "two"), ("animal that barks", "dog"), ("fruit that is yellow", "banana")]
+    rows = []
+    for i in range(n):
+        question, answer = facts[i % len(facts)]
+        rows.append({"messages": [{"role": "user", "content": f"What is the {question}?"},
+                                  {"role": "assistant", "content": f"The {question} is {answer}."}]})
+    return rows
+
+
+def training_job(name: str, rows: list[dict[str, Any]] | None = None, **overrides: Any) -> dict[str, Any]:
+    """A TrainingJob for the tiny model on an inline dataset, small enough to train in seconds on CPU."""
+    spec: dict[str, Any] = {
+        "baseModel": {"name": BASE_MODEL_NAME, "source": {"pvc": {"claimName": "models", "path": BASE_MODEL_NAME}}},
+        "dataset": {"format": "openai", "source": {"inline": rows if rows is not None else memorisation_rows()},
+                    "validationSplit": 0.1},
+        "lora": {"r": 8, "alpha": 16, "targetModules": ["q_proj", "k_proj", "v_proj", "o_proj"]},
+        "hyperparameters": {"maxSteps": 60, "batchSize": 4, "learningRate": 0.005, "maxSeqLength": 128,
+                            "warmupRatio": 0.0, "lrScheduler": "constant"},
+        "resources": {"gpus": 0},
+        "checkpoint": {"everySteps": 20, "keep": 2},
+        "output": {"modelName": "support-bot", "storage": {"pvc": {"claimName": "adapters"}}},
+        "backoffLimit": 2,
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(spec.get(key), dict):
+            spec[key] = {**spec[key], **value}
+        else:
+            spec[key] = value
+    return {"apiVersion": "kubetune.dev/v1alpha1", "kind": "TrainingJob", "metadata": {"name": name}, "spec": spec}

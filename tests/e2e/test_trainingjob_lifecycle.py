@@ -1,0 +1,112 @@
+"""TrainingJob from `kubectl apply` to a trained adapter: the real operator, Job controller, process node and trainer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubetune.devcluster.controlplane import LocalCluster
+from kubetune.devcluster.kubeapi import KubeREST
+from kubetune.devcluster.operator_process import OperatorProcess
+from kubetune.devcluster.waiting import wait_for
+
+from .conftest import training_job
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+TJ = ("kubetune.dev/v1alpha1", "trainingjobs")
+FTM = ("kubetune.dev/v1alpha1", "finetunedmodels")
+
+
+def tj_path(namespace: str, name: str | None = None) -> str:
+    return KubeREST.path(TJ[0], TJ[1], namespace, name)
+
+
+def ftm_path(namespace: str, name: str | None = None) -> str:
+    return KubeREST.path(FTM[0], FTM[1], namespace, name)
+
+
+def get_tj(kube: KubeREST, namespace: str, name: str) -> dict[str, Any]:
+    return kube.get(tj_path(namespace, name))
+
+
+def phase_of(kube: KubeREST, namespace: str, name: str) -> str | None:
+    return get_tj(kube, namespace, name).get("status", {}).get("phase")
+
+
+def wait_phase(kube: KubeREST, namespace: str, name: str, phases: tuple[str, ...], timeout: float = 240,
+               operator: OperatorProcess | None = None) -> dict[str, Any]:
+    def reached() -> dict[str, Any] | None:
+        tj = get_tj(kube, namespace, name)
+        return tj if tj.get("status", {}).get("phase") in phases else None
+
+    try:
+        return wait_for(reached, timeout, interval=0.2, what=f"TrainingJob {name} to reach {phases}")
+    except AssertionError as e:
+        tj = get_tj(kube, namespace, name)
+        detail = json.dumps(tj.get("status"), indent=1)
+        raise AssertionError(f"{e}\nstatus: {detail}\noperator log:\n{operator.log_tail() if operator else ''}") \
+            from None
+
+
+def events_for(kube: KubeREST, namespace: str, name: str) -> list[dict[str, Any]]:
+    events = kube.get(KubeREST.path_for("Event", namespace))["items"]
+    return [e for e in events if e["involvedObject"].get("name") == name
+            and e["involvedObject"].get("kind") == "TrainingJob"]
+
+
+def test_trainingjob_trains_reports_progress_and_registers_a_model(
+        kube: KubeREST, namespace: str, operator: OperatorProcess, storage: dict[str, Path],
+        cluster: LocalCluster) -> None:
+    manifest = training_job("support-bot", hyperparameters={"maxSteps": 300}, resources={"gpus": 1})
+    kube.create(tj_path(namespace), manifest)
+
+    # A Job runs the trainer; while it trains, status.progress moves.
+    running = wait_phase(kube, namespace, "support-bot", ("Running", "Succeeded", "Failed"), operator=operator)
+    job = kube.get(KubeREST.path_for("Job", namespace, running["status"]["jobName"]))
+    assert job["metadata"]["ownerReferences"][0]["name"] == "support-bot"
+    pod_spec = job["spec"]["template"]["spec"]
+    assert pod_spec["automountServiceAccountToken"] is False
+    assert pod_spec["containers"][0]["resources"]["limits"] == {"nvidia.com/gpu": "1"}
+    seen_steps: set[int] = set()
+
+    def progressed() -> bool:
+        tj = get_tj(kube, namespace, "support-bot")
+        step = (tj.get("status", {}).get("progress") or {}).get("step")
+        if step is not None and tj["status"]["phase"] == "Running":
+            seen_steps.add(step)
+        return len(seen_steps) >= 2 or tj["status"]["phase"] in ("Succeeded", "Failed")
+
+    wait_for(progressed, 240, interval=0.2, what="progress to change while running")
+    done = wait_phase(kube, namespace, "support-bot", ("Succeeded", "Failed"), operator=operator)
+    status = done["status"]
+    assert status["phase"] == "Succeeded", json.dumps(status, indent=1)
+    assert len(seen_steps) >= 2, f"progress did not move while running: {seen_steps}"
+    assert status["progress"]["percent"] == 100.0
+    assert status["metrics"]["steps"] == 300
+    assert status["datasetStats"]["examples"] == 24
+    assert status["startTime"] and status["completionTime"]
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["Succeeded"]["status"] == "True"
+    assert all(c["observedGeneration"] == done["metadata"]["generation"] for c in status["conditions"])
+
+    # One FineTunedModel, versioned, pointing at the adapter the trainer wrote, with the training metrics.
+    model_name = status["modelRef"]["name"]
+    assert model_name == "support-bot-v1"
+    ftm = kube.get(ftm_path(namespace, model_name))
+    assert ftm["spec"]["servedName"] == "support-bot-v1"
+    assert ftm["spec"]["baseModel"]["name"] == "tiny-llama"
+    assert ftm["metadata"]["labels"]["kubetune.dev/trainingjob"] == "support-bot"
+    assert "ownerReferences" not in ftm["metadata"]
+    adapter = ftm["spec"]["adapter"]["pvc"]
+    assert adapter["claimName"] == "adapters"
+    adapter_dir = storage["adapters"] / adapter["path"]
+    assert (adapter_dir / "adapter_model.safetensors").exists()
+    assert json.loads((adapter_dir / "adapter_config.json").read_text())["base_model_name_or_path"] == "tiny-llama"
+    assert ftm["spec"]["origin"]["metrics"]["steps"] == 300
+    assert ftm["spec"]["origin"]["metrics"]["trainLoss"] < 5.0
+
+    reasons = [e["reason"] for e in events_for(kube, namespace, "support-bot")]
+    assert "Training" in reasons and "Completed" in reasons, reasons
