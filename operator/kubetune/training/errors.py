@@ -1,8 +1,20 @@
-"""Errors by meaning. Each carries the termination reason and exit code the Job's podFailurePolicy acts on."""
+"""Errors by meaning. Each carries the termination reason and exit code the Job's podFailurePolicy acts on.
+
+The exit codes are also published in ``kubetune.api.trainer`` (for the operator's builders); a unit test keeps the two
+equal. They are repeated here so that ``kubetune dataset export`` does not pay for importing the API models.
+"""
 
 from __future__ import annotations
 
-from kubetune.api.trainer import EXIT_CONFIG_INVALID, EXIT_DATASET_INVALID, EXIT_RETRIABLE, ResultReason
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kubetune.api.trainer import ResultReason
+
+EXIT_SUCCESS = 0
+EXIT_RETRIABLE = 1
+EXIT_DATASET_INVALID = 3
+EXIT_CONFIG_INVALID = 4
 
 
 class TrainerError(Exception):

@@ -40,10 +40,8 @@ def export_query(
     rows = 0
     with open_query(url, query, timeout_seconds=timeout_seconds, fetch_size=fetch_size) as result:
         builder = RowBuilder(fmt, mapping, result.columns)
-        line = builder.line
         for batch in prefetched(result.batches):
-            text = "\n".join([line(row) for row in batch])
-            out.write(text)
+            out.write(builder.lines(batch))
             out.write("\n")
             rows += len(batch)
             if on_rows is not None:

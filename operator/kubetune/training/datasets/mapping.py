@@ -119,6 +119,11 @@ class RowBuilder:
         self.fields = tuple(fields)
         self._positions = tuple(index[mapping.get(f, f)] for f in fields)
         self._template = None if shape.json_fields else _Template.compile(shape, self.fields)
+        positions = self._positions
+        self._pick: Callable[[Sequence[Any]], Sequence[Any]] = (
+            (lambda row: row) if positions == tuple(range(len(columns)))
+            else (lambda row: [row[i] for i in positions])
+        )
 
     def values(self, row: Sequence[Any]) -> dict[str, Any]:
         values = {f: row[i] for f, i in zip(self.fields, self._positions, strict=True)}
@@ -135,13 +140,23 @@ class RowBuilder:
     def line(self, row: Sequence[Any]) -> str:
         """The row as one line of JSON (no trailing newline), equal to ``json.dumps(self.record(row))``."""
         if self._template is not None:
-            picked = [row[i] for i in self._positions]
-            if None not in picked:
-                try:
-                    return self._template.render(picked)
-                except TypeError:
-                    pass  # a value that is not a string: let json.dumps say how it is written
+            try:
+                return self._template.render([row[i] for i in self._positions])
+            except TypeError:
+                pass  # a NULL or a value that is not a string: let json.dumps say how it is written
         return json.dumps(self.record(row), ensure_ascii=False, separators=(",", ":"))
+
+    def lines(self, rows: Sequence[Sequence[Any]]) -> str:
+        """``line`` for each row, joined by newlines: the export's hot loop, one escape call per value."""
+        template = self._template
+        if template is not None and template.direct:
+            pick = self._pick
+            fmt = template.fmt
+            try:
+                return "\n".join([fmt % tuple(map(_encode, pick(row))) for row in rows])
+            except TypeError:
+                pass  # a NULL or a non-string somewhere in the batch: row by row
+        return "\n".join([self.line(row) for row in rows])
 
 
 _SLOT = re.compile(r'"@@kubetune(\d+)@@"|@@kubetune(\d+)@@')
@@ -152,10 +167,10 @@ class _Template:
     quotes; a hole inside a longer string (ChatML markup) takes it without them."""
 
     def __init__(self, fmt: str, slots: list[tuple[int, bool]]) -> None:
-        self._fmt = fmt
+        self.fmt = fmt
         self._slots = slots
         # The common case, every value a whole string in field order: one C call per value.
-        self._direct = all(whole for _, whole in slots) and [i for i, _ in slots] == list(range(len(slots)))
+        self.direct = all(whole for _, whole in slots) and [i for i, _ in slots] == list(range(len(slots)))
 
     @classmethod
     def compile(cls, shape: Shape, fields: Sequence[str]) -> _Template:
@@ -170,6 +185,6 @@ class _Template:
         return cls(_SLOT.sub(hole, text), slots)
 
     def render(self, values: Sequence[Any]) -> str:
-        if self._direct:
-            return self._fmt % tuple(map(_encode, values))
-        return self._fmt % tuple(_encode(values[i]) if whole else _encode(values[i])[1:-1] for i, whole in self._slots)
+        if self.direct:
+            return self.fmt % tuple(map(_encode, values))
+        return self.fmt % tuple(_encode(values[i]) if whole else _encode(values[i])[1:-1] for i, whole in self._slots)

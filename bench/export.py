@@ -1,0 +1,166 @@
+"""Benchmark: ``kubetune dataset export`` against ``psql \\copy`` of the same query, side by side.
+
+Goal (docs/benchmarks.md): at least 50 % of psql's speed, under 150 MB peak RSS, for 1 M rows.
+
+    .venv/bin/python bench/export.py [--rows 1000000] [--repeat 5] [--no-docs]
+
+It starts a private Postgres (or uses --database-url), fills a table with ``--rows`` rows, then runs the two exports
+alternately, each in its own process, timing wall clock and reading each process's peak RSS from ``wait4``. The
+kubetune export writes the openai format (a JSON object per row, with its progress bar on); psql writes its tab
+separated text. The output of the last kubetune run is validated with ``kubetune dataset validate``. It prints a JSON
+result and rewrites the "Trainer: dataset export" section of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+QUERY = "select prompt, answer from conquests where gold_star"
+SECTION = "trainer-export"
+
+
+def fill(url: str, rows: int) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("drop table if exists conquests")
+        conn.execute("create table conquests (id bigserial primary key, prompt text, answer text, gold_star bool)")
+        # Realistic text: quotes, a backslash, a newline and non-ASCII, so escaping is part of the measurement.
+        conn.execute(
+            "insert into conquests (prompt, answer, gold_star) select "
+            "'Customer ' || g || E' asks: \"where is order #' || (g * 7) || E'?\" ' || repeat('context ', 1 + g %% 5), "
+            "E'Order ' || (g * 7) || E' ships on Tuesday.\\nTracking: C:\\\\orders\\\\' || g || ' — merci', "
+            "true from generate_series(1, %s) g",
+            (rows,),
+        )
+        conn.execute("vacuum analyze conquests")
+
+
+def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{argv[0]} failed: {stderr[-2000:]}")
+    return elapsed, usage.ru_maxrss / 1024  # Linux reports KiB
+
+
+def run(url: str, rows: int, repeat: int, workdir: Path) -> dict[str, Any]:
+    psql_out, kt_out = workdir / "psql.tsv", workdir / "kubetune.jsonl"
+    psql = ["psql", url, "-X", "-q", "-c", f"\\copy ({QUERY}) to '{psql_out}'"]
+    kubetune = [sys.executable, "-m", "kubetune.cli", "dataset", "export", "--query", QUERY, "--format", "openai",
+                "--mapping", "completion=answer", "-o", str(kt_out)]
+    env = {**os.environ, "KUBETUNE_DATABASE_URL": url}
+    timed(psql)  # warm the table into the page cache for both
+    samples: dict[str, list[float]] = {"psql": [], "kubetune": []}
+    rss: dict[str, list[float]] = {"psql": [], "kubetune": []}
+    for i in range(repeat):
+        order = [("psql", psql, None), ("kubetune", kubetune, env)]
+        for name, argv, e in order if i % 2 == 0 else order[::-1]:
+            seconds, peak = timed(argv, e)
+            samples[name].append(seconds)
+            rss[name].append(peak)
+    lines = sum(1 for _ in kt_out.open("rb"))
+    validate = subprocess.run(
+        [sys.executable, "-m", "kubetune.cli", "dataset", "validate", str(kt_out), "--format", "openai"],
+        capture_output=True, text=True,
+    )
+    psql_s, kt_s = statistics.median(samples["psql"]), statistics.median(samples["kubetune"])
+    return {
+        "benchmark": "dataset export, Postgres to JSON Lines",
+        "rows": rows,
+        "repeat": repeat,
+        "query": QUERY,
+        "psqlSeconds": [round(s, 3) for s in samples["psql"]],
+        "kubetuneSeconds": [round(s, 3) for s in samples["kubetune"]],
+        "psqlMedianSeconds": round(psql_s, 3),
+        "kubetuneMedianSeconds": round(kt_s, 3),
+        "kubetuneRowsPerSecond": round(rows / kt_s),
+        "speedRatio": round(psql_s / kt_s, 3),
+        "speedRatioGoal": 0.5,
+        "kubetunePeakRssMB": round(max(rss["kubetune"]), 1),
+        "psqlPeakRssMB": round(max(rss["psql"]), 1),
+        "peakRssGoalMB": 150,
+        "outputBytes": {"psql": psql_out.stat().st_size, "kubetune": kt_out.stat().st_size},
+        "outputLines": lines,
+        "outputValidates": validate.returncode == 0 and lines == rows,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+    }
+
+
+def update_docs(result: dict[str, Any], command: str) -> None:
+    """Replace this benchmark's section of docs/benchmarks.md (between its markers), leaving the rest alone."""
+    path = REPO / "docs" / "benchmarks.md"
+    begin, end = f"<!-- {SECTION}:begin -->", f"<!-- {SECTION}:end -->"
+    ok = result["speedRatio"] >= 0.5 and result["kubetunePeakRssMB"] < 150
+    body = "\n".join([
+        begin,
+        "## Trainer: dataset export from Postgres",
+        "",
+        f"`{command}` exports {result['rows']:,} rows of `{QUERY}` as openai-format JSON Lines, alternating with "
+        "`psql \\copy` of the same query (tab-separated text), each run in its own process "
+        f"({result['repeat']} runs each, medians). Peak RSS is the process's own, from `wait4`.",
+        "",
+        "| | psql \\copy | kubetune export | goal |",
+        "|---|---|---|---|",
+        f"| median wall time | {result['psqlMedianSeconds']} s | {result['kubetuneMedianSeconds']} s | |",
+        f"| speed ratio (psql time / kubetune time) | | **{result['speedRatio']}** | ≥ 0.5 |",
+        f"| peak RSS | {result['psqlPeakRssMB']} MB | **{result['kubetunePeakRssMB']} MB** | < 150 MB |",
+        f"| output | {result['outputBytes']['psql']:,} bytes | {result['outputBytes']['kubetune']:,} bytes | |",
+        "",
+        f"Output validates with `kubetune dataset validate`: {'yes' if result['outputValidates'] else 'NO'}. "
+        f"Goals {'met' if ok else 'NOT met'}. Machine: {result['machine']}; measured "
+        f"{time.strftime('%Y-%m-%d')}.",
+        end,
+    ])
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + body + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + body + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--database-url", help="use this database instead of starting one (the table is replaced)")
+    parser.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="kubetune-bench-export-") as tmp:
+        server = None
+        url = args.database_url
+        if url is None:
+            from kubetune.devcluster.postgres import start_postgres
+
+            server = start_postgres()  # its own directory, readable by the postgres user
+            url = server.url
+        try:
+            fill(url, args.rows)
+            result = run(url, args.rows, args.repeat, Path(tmp))
+        finally:
+            if server is not None:
+                server.stop()
+    print(json.dumps(result, indent=2))
+    if not args.no_docs:
+        update_docs(result, f"python bench/export.py --rows {args.rows} --repeat {args.repeat}")
+
+
+if __name__ == "__main__":
+    main()
