@@ -1,65 +1,21 @@
-"""TrainingJob from `kubectl apply` to a trained adapter: the real operator, Job controller, process node and trainer."""
+"""TrainingJob from `kubectl apply` to a trained adapter: the real operator, Job controller, node and trainer."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-
-from kubetune.devcluster.controlplane import LocalCluster
 from kubetune.devcluster.kubeapi import KubeREST
 from kubetune.devcluster.operator_process import OperatorProcess
 from kubetune.devcluster.waiting import wait_for
 
 from .conftest import training_job
+from .helpers import events_for, ftm_path, get_tj, tj_path, wait_phase
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
-TJ = ("kubetune.dev/v1alpha1", "trainingjobs")
-FTM = ("kubetune.dev/v1alpha1", "finetunedmodels")
-
-
-def tj_path(namespace: str, name: str | None = None) -> str:
-    return KubeREST.path(TJ[0], TJ[1], namespace, name)
-
-
-def ftm_path(namespace: str, name: str | None = None) -> str:
-    return KubeREST.path(FTM[0], FTM[1], namespace, name)
-
-
-def get_tj(kube: KubeREST, namespace: str, name: str) -> dict[str, Any]:
-    return kube.get(tj_path(namespace, name))
-
-
-def phase_of(kube: KubeREST, namespace: str, name: str) -> str | None:
-    return get_tj(kube, namespace, name).get("status", {}).get("phase")
-
-
-def wait_phase(kube: KubeREST, namespace: str, name: str, phases: tuple[str, ...], timeout: float = 240,
-               operator: OperatorProcess | None = None) -> dict[str, Any]:
-    def reached() -> dict[str, Any] | None:
-        tj = get_tj(kube, namespace, name)
-        return tj if tj.get("status", {}).get("phase") in phases else None
-
-    try:
-        return wait_for(reached, timeout, interval=0.2, what=f"TrainingJob {name} to reach {phases}")
-    except AssertionError as e:
-        tj = get_tj(kube, namespace, name)
-        detail = json.dumps(tj.get("status"), indent=1)
-        raise AssertionError(f"{e}\nstatus: {detail}\noperator log:\n{operator.log_tail() if operator else ''}") \
-            from None
-
-
-def events_for(kube: KubeREST, namespace: str, name: str) -> list[dict[str, Any]]:
-    events = kube.get(KubeREST.path_for("Event", namespace))["items"]
-    return [e for e in events if e["involvedObject"].get("name") == name
-            and e["involvedObject"].get("kind") == "TrainingJob"]
-
-
 def test_trainingjob_trains_reports_progress_and_registers_a_model(
-        kube: KubeREST, namespace: str, operator: OperatorProcess, storage: dict[str, Path],
-        cluster: LocalCluster) -> None:
+        kube: KubeREST, namespace: str, operator: OperatorProcess, storage: dict[str, Path]) -> None:
     manifest = training_job("support-bot", hyperparameters={"maxSteps": 300}, resources={"gpus": 1})
     kube.create(tj_path(namespace), manifest)
 
@@ -110,3 +66,6 @@ def test_trainingjob_trains_reports_progress_and_registers_a_model(
 
     reasons = [e["reason"] for e in events_for(kube, namespace, "support-bot")]
     assert "Training" in reasons and "Completed" in reasons, reasons
+    # kopf's create handler ran exactly once for this object (the rest is level-triggered reconciliation).
+    created = f"[{namespace}/support-bot] Handler 'trainingjob_create' succeeded"
+    assert operator.log_path.read_text().count(created) == 1

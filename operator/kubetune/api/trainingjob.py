@@ -158,8 +158,9 @@ class OutputSpec(ApiModel):
     """What the job produces."""
 
     model_name: DnsLabel = Field(
-        description="Name of the FineTunedModel created on success (a DNS-1123 label, e.g. support-bot-v3); "
-        "also its servedName and the adapter's directory on the output volume."
+        description="Model name (a DNS-1123 label, e.g. support-bot). Each successful run registers the next "
+        "version as a FineTunedModel <modelName>-v<N> (also its servedName); the adapter is written under "
+        "<storage path>/<modelName>/ on the output volume."
     )
     storage: StorageTarget = Field(description="Where checkpoints and the adapter are written.")
 
@@ -268,6 +269,9 @@ class Progress(ApiModel):
     tokens_per_second: float | None = Field(default=None, ge=0, description="Recent training throughput.")
     percent: float | None = Field(default=None, ge=0, le=100, description="step / totalSteps, in percent.")
     eta_seconds: int | None = Field(default=None, ge=0, description="Estimated seconds until training ends.")
+    resumed_from_step: int | None = Field(
+        default=None, ge=0, description="Checkpoint step the current training pod resumed from, if it resumed."
+    )
     updated_at: datetime | None = Field(default=None, description="When this progress was read from the pod.")
 
 

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from ..api.trainer import Progress
 from ..builders.naming import TRAININGJOB_UID
+from ..kube import Invalid
 from ..kube.client import PODS
 from .resources import TRAININGJOBS
 from .runtime import Runtime
@@ -47,12 +48,23 @@ def status_patch(progress: Progress, now: datetime) -> Json:
         "step": progress.step, "totalSteps": progress.total_steps, "epoch": progress.epoch, "loss": progress.loss,
         "evalLoss": progress.eval_loss, "learningRate": progress.learning_rate,
         "tokensPerSecond": progress.tokens_per_second, "percent": progress.percent,
-        "etaSeconds": progress.eta_seconds, "updatedAt": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "etaSeconds": progress.eta_seconds, "resumedFromStep": progress.resumed_from_step,
+        "updatedAt": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     patch: Json = {"progress": {k: v for k, v in values.items() if v is not None}}
     if progress.checkpoint_step is not None:
         patch["lastCheckpoint"] = {"step": progress.checkpoint_step}
     return patch
+
+
+async def _patch_while_running(runtime: Runtime, namespace: str, name: str, patch: Json) -> None:
+    # The test op makes it atomic: a report that lands after the job finished must not overwrite the final numbers.
+    ops: list[Json] = [{"op": "test", "path": "/status/phase", "value": "Running"}]
+    ops += [{"op": "add", "path": f"/status/{key}", "value": value} for key, value in patch.items()]
+    try:
+        await runtime.client.patch(TRAININGJOBS, name, ops, namespace, subresource="status", patch_type="json")
+    except Invalid:
+        log.debug("%s/%s left Running; progress report dropped", namespace, name)
 
 
 async def follow_progress(runtime: Runtime, namespace: str, name: str, uid: str, stopped: Any) -> None:
@@ -72,7 +84,6 @@ async def follow_progress(runtime: Runtime, namespace: str, name: str, uid: str,
                 patch = status_patch(progress, datetime.now(UTC))
                 comparable = {**patch, "progress": {k: v for k, v in patch["progress"].items() if k != "updatedAt"}}
                 if comparable != last:
-                    await runtime.client.patch(TRAININGJOBS, name, {"status": patch}, namespace,
-                                               subresource="status")
+                    await _patch_while_running(runtime, namespace, name, patch)
                     last = comparable
             await stopped.wait(interval)
