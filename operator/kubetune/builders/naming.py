@@ -26,7 +26,8 @@ def child_name(owner: str, suffix: str) -> str:
         return name
     digest = hashlib.sha256(owner.encode()).hexdigest()[:8]
     keep = MAX_NAME - len(suffix) - len(digest) - 2
-    return f"{owner[:keep].rstrip('-')}-{digest}-{suffix}"
+    # A cut just after a '.' would leave ".-", which is not a DNS-1123 subdomain.
+    return f"{owner[:keep].rstrip('-.')}-{digest}-{suffix}"
 
 
 def owner_reference(kind: str, name: str, uid: str) -> dict[str, Any]:

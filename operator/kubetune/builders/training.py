@@ -24,7 +24,7 @@ from ..api.trainer import (
     TrainerConfig,
 )
 from ..settings import OperatorSettings
-from .naming import TRAININGJOB, TRAININGJOB_UID, child_name, common_labels, owner_reference
+from .naming import MAX_NAME, TRAININGJOB, TRAININGJOB_UID, child_name, common_labels, owner_reference
 
 CONFIG_DIR = "/etc/kubetune"
 CONFIG_FILE = "job.json"
@@ -131,6 +131,11 @@ def _output(tj: TrainingJob, wiring: _Wiring) -> OutputSettings:
 
 
 def _plan(tj: TrainingJob, settings: OperatorSettings) -> tuple[TrainerConfig, _Wiring]:
+    if len(_name(tj)) > MAX_NAME:
+        # The name is the kubetune.dev/trainingjob label of the Job and its pods (the operator's watches map children
+        # back by it), and the API server refuses label values over 63 characters: fail once, clearly, not forever.
+        raise UnsupportedSpec(f"metadata.name is {len(_name(tj))} characters long; a TrainingJob's name labels its "
+                              f"Job and pods, and label values are limited to {MAX_NAME}: use a shorter name")
     spec = tj.spec
     wiring = _Wiring()
     hp = spec.hyperparameters

@@ -73,17 +73,17 @@ async def follow_progress(runtime: Runtime, namespace: str, name: str, uid: str,
     port = runtime.settings.progress_port
     ip: str | None = None
     last: Json | None = None
-    async with aiohttp.ClientSession() as session:
-        while not stopped:
-            if ip is None:
-                ip = await _running_pod_ip(runtime, namespace, uid)
-            progress = await read_progress(session, ip, port) if ip else None
-            if progress is None:
-                ip = None  # the pod may have been replaced; look it up again next time
-            else:
-                patch = status_patch(progress, datetime.now(UTC))
-                comparable = {**patch, "progress": {k: v for k, v in patch["progress"].items() if k != "updatedAt"}}
-                if comparable != last:
-                    await _patch_while_running(runtime, namespace, name, patch)
-                    last = comparable
-            await stopped.wait(interval)
+    session = runtime.http
+    while not stopped:
+        if ip is None:
+            ip = await _running_pod_ip(runtime, namespace, uid)
+        progress = await read_progress(session, ip, port) if ip else None
+        if progress is None:
+            ip = None  # the pod may have been replaced; look it up again next time
+        else:
+            patch = status_patch(progress, datetime.now(UTC))
+            comparable = {**patch, "progress": {k: v for k, v in patch["progress"].items() if k != "updatedAt"}}
+            if comparable != last:
+                await _patch_while_running(runtime, namespace, name, patch)
+                last = comparable
+        await stopped.wait(interval)

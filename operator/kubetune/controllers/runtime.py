@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+import aiohttp
+
 from ..kube import KubeClient
 from ..settings import OperatorSettings
 
@@ -13,6 +15,7 @@ from ..settings import OperatorSettings
 class Runtime:
     settings: OperatorSettings
     client: KubeClient
+    http: aiohttp.ClientSession  # for vLLM servers and training pods, not the API server
     _locks: dict[tuple[str, str, str], asyncio.Lock] = field(default_factory=dict)
 
     def lock(self, kind: str, namespace: str, name: str) -> asyncio.Lock:

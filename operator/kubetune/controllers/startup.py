@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import aiohttp
 import kopf
 
 from ..builders.naming import MANAGED_BY, OPERATOR, TRAININGJOB
@@ -28,17 +29,18 @@ def configure(settings: kopf.OperatorSettings) -> None:
     settings.posting.reporting_component = "kubetune-operator"
     settings.posting.level = logging.INFO
     settings.execution.max_workers = 8
-    # Server-side filters: only the operator's own Jobs and training pods reach it.
-    selector = f"{MANAGED_BY}={OPERATOR},{TRAININGJOB}"
-    settings.watching.label_selectors["batch", "jobs"] = selector
-    settings.watching.label_selectors["", "v1", "pods"] = selector
+    # Server-side filters: only the operator's own Jobs and pods (training, adapter validation) reach it. vLLM pods
+    # are watched separately, per serving target, by their Deployment's selector.
+    settings.watching.label_selectors["batch", "jobs"] = f"{MANAGED_BY}={OPERATOR},{TRAININGJOB}"
+    settings.watching.label_selectors["", "v1", "pods"] = f"{MANAGED_BY}={OPERATOR}"
 
 
 @kopf.on.startup()
 async def operator_startup(settings: kopf.OperatorSettings, memo: Any, logger: Any, **_: Any) -> None:
     configure(settings)
     operator_settings = getattr(memo, "operator_settings", None) or OperatorSettings.from_env()
-    memo.runtime = Runtime(settings=operator_settings, client=KubeClient.discover())
+    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256))
+    memo.runtime = Runtime(settings=operator_settings, client=KubeClient.discover(), http=http)
     logger.info("kubetune operator started (trainer image %s)", operator_settings.trainer_image)
 
 
@@ -47,6 +49,7 @@ async def operator_cleanup(memo: Any, **_: Any) -> None:
     runtime = getattr(memo, "runtime", None)
     if runtime is not None:
         await runtime.client.close()
+        await runtime.http.close()
 
 
 @kopf.on.probe(id="api")

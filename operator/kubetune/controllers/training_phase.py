@@ -16,6 +16,8 @@ from ..builders.training import CONTAINER
 
 Json = dict[str, Any]
 MAX_ERRORS_SHOWN = 5
+_PERMANENT_EXITS = {EXIT_DATASET_INVALID: ("DatasetInvalid", "the dataset is invalid"),
+                    EXIT_CONFIG_INVALID: ("ConfigInvalid", "the job config cannot run")}
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,14 @@ def _failure(job: Json, pods: list[Json], condition: Json) -> tuple[str, str, Tr
         lines = "; ".join(result.errors[:MAX_ERRORS_SHOWN])
         message = result.message + (f" First errors: {lines}" if lines else "")
         return result.reason, message, result
+    code = terminated.get("exitCode")
+    if result is None and code in _PERMANENT_EXITS:
+        # The trainer died before writing its result (the message is then its log's tail, FallbackToLogsOnError);
+        # the exit code alone still says why the Job was failed without a retry.
+        reason, what = _PERMANENT_EXITS[code]
+        tail = (terminated.get("message") or "").strip()[-500:]
+        return reason, f"the trainer exited with code {code} ({what}) without writing its result" + (
+            f"; its log ends: {tail}" if tail else ""), None
     if terminated.get("reason") == "OOMKilled":
         limit = (pod or {}).get("spec", {}).get("containers", [{}])[0].get("resources", {}).get("limits", {})
         return "OOMKilled", (f"the training pod ran out of memory (limit {limit.get('memory', 'unset')}); raise "
@@ -121,7 +131,9 @@ def observe(job: Json | None, pods: list[Json], suspend: bool) -> Observation:
         return Observation("Succeeded", "Completed", message, result=result,
                            completion_time=status.get("completionTime") or complete.get("lastTransitionTime"),
                            **common)
-    failed = _condition(job, "Failed")
+    # Since Kubernetes 1.31 the Job controller adds FailureTarget first and Failed only once every pod has stopped,
+    # which a training pod checkpointing in its grace period can take a minute to do: the outcome is already final.
+    failed = _condition(job, "Failed") or _condition(job, "FailureTarget")
     if failed:
         reason, message, result = _failure(job, pods, failed)
         return Observation("Failed", reason, message, result=result,

@@ -94,9 +94,13 @@ class Connection:
         user = next((u["user"] for u in config.get("users", []) if u["name"] == ctx.get("user")), {})
         base = Path(path).parent
 
+        def relative(value: str | None) -> str | None:
+            # client-go resolves every file a kubeconfig names (tokenFile too) against the kubeconfig's directory.
+            return str(base / value) if value else None
+
         def file_of(section: Json, file_key: str, data_key: str) -> str | None:
             if section.get(file_key):
-                return str(base / section[file_key])
+                return relative(section[file_key])
             if section.get(data_key):
                 handle = tempfile.NamedTemporaryFile(delete=False, prefix="kubetune-", suffix=".pem")  # noqa: SIM115
                 handle.write(base64.b64decode(section[data_key]))
@@ -111,7 +115,7 @@ class Connection:
             cert_file=file_of(user, "client-certificate", "client-certificate-data"),
             key_file=file_of(user, "client-key", "client-key-data"),
             token=user.get("token"),
-            token_file=user.get("tokenFile"),
+            token_file=relative(user.get("tokenFile")),
             insecure=bool(cluster.get("insecure-skip-tls-verify")),
         )
 
@@ -186,6 +190,13 @@ class KubeClient:
         query = {k: v for k, v in (("labelSelector", label_selector), ("fieldSelector", field_selector)) if v}
         result = await self.request("GET", resource.path(namespace), query=query or None)
         return list(result.get("items", []))
+
+    async def list_with_version(self, resource: Resource, namespace: str | None = None,
+                                label_selector: str | None = None) -> tuple[list[Json], str]:
+        """The items and the list's resourceVersion, to start a watch from."""
+        query = {"labelSelector": label_selector} if label_selector else None
+        result = await self.request("GET", resource.path(namespace), query=query)
+        return list(result.get("items", [])), str(result["metadata"]["resourceVersion"])
 
     async def create(self, resource: Resource, body: Json, namespace: str | None = None) -> Json:
         return await self.request("POST", resource.path(namespace), body)  # type: ignore[no-any-return]

@@ -1,0 +1,138 @@
+"""Load (or unload) one adapter on many vLLM pods: in parallel with bounded concurrency, idempotent, with timeouts
+and retries with backoff. Each pod's outcome is reported; one bad pod never blocks the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from .vllm import AdapterLoadRejected, ServedModel, ServerUnavailable, VLLMClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PodEndpoint:
+    name: str
+    ip: str
+    port: int
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.ip}:{self.port}"
+
+
+@dataclass(frozen=True)
+class PodOutcome:
+    pod: PodEndpoint
+    loaded: bool
+    loaded_at: datetime | None = None
+    message: str | None = None
+    attempted: bool = False  # whether this call sent a load (False: it was already there)
+
+
+@dataclass(frozen=True)
+class RolloutPolicy:
+    concurrency: int = 8
+    retries: int = 3
+    backoff: float = 0.2  # doubles after each failed attempt
+
+
+def _already_loaded(models: list[ServedModel], name: str, path: str) -> bool | str:
+    """True when ``name`` is served from ``path``; a message when the name is taken by another path."""
+    for model in models:
+        if model.id == name:
+            if model.root in (None, path):
+                return True
+            # Never replace in place: vLLM caches adapters by name, and a same-name reload can serve stale weights.
+            return (f"served name {name} is already loaded from {model.root}; a new adapter needs a new servedName")
+    return False
+
+
+async def _load_one(client: VLLMClient, pod: PodEndpoint, name: str, path: str, api_key: str | None,
+                    policy: RolloutPolicy) -> PodOutcome:
+    delay = policy.backoff
+    last = ""
+    for attempt in range(1, policy.retries + 1):
+        try:
+            state = _already_loaded(await client.models(pod.base_url, api_key), name, path)
+            if state is True:
+                return PodOutcome(pod, True, datetime.now(UTC), attempted=attempt > 1)
+            if isinstance(state, str):
+                return PodOutcome(pod, False, message=state)
+            try:
+                await client.load_adapter(pod.base_url, name, path, api_key)
+            except AdapterLoadRejected as e:
+                # "already loaded" races with a concurrent loader: /v1/models decides on the next pass.
+                if "already been loaded" not in e.message:
+                    return PodOutcome(pod, False, message=f"vLLM refused the adapter: {e.message}", attempted=True)
+            return PodOutcome(pod, True, datetime.now(UTC), attempted=True)
+        except ServerUnavailable as e:
+            last = str(e)
+        except AdapterLoadRejected as e:
+            last = e.message
+        if attempt < policy.retries:
+            await asyncio.sleep(delay)
+            delay *= 2
+    return PodOutcome(pod, False, message=f"vLLM unreachable after {policy.retries} attempts: {last}",
+                      attempted=True)
+
+
+async def load_everywhere(client: VLLMClient, pods: list[PodEndpoint], name: str, path: str,
+                          api_key: str | None = None, policy: RolloutPolicy | None = None) -> list[PodOutcome]:
+    """Make ``name`` (from ``path``) servable on every pod; return each pod's outcome."""
+    policy = policy or RolloutPolicy()
+    semaphore = asyncio.Semaphore(policy.concurrency)
+
+    async def guarded(pod: PodEndpoint) -> PodOutcome:
+        async with semaphore:
+            return await _load_one(client, pod, name, path, api_key, policy)
+
+    return list(await asyncio.gather(*(guarded(p) for p in pods)))
+
+
+async def _unload_one(client: VLLMClient, pod: PodEndpoint, name: str, api_key: str | None,
+                      policy: RolloutPolicy) -> str | None:
+    delay = policy.backoff
+    last = ""
+    for attempt in range(1, policy.retries + 1):
+        try:
+            if not any(m.id == name for m in await client.models(pod.base_url, api_key)):
+                return None
+            await client.unload_adapter(pod.base_url, name, api_key)
+            return None
+        except (ServerUnavailable, AdapterLoadRejected) as e:
+            last = str(e)
+        if attempt < policy.retries:
+            await asyncio.sleep(delay)
+            delay *= 2
+    return last
+
+
+async def unload_everywhere(client: VLLMClient, pods: list[PodEndpoint], name: str, api_key: str | None = None,
+                            policy: RolloutPolicy | None = None, deadline: float = 30.0) -> dict[str, str]:
+    """Unload ``name`` from every pod; return the pods that still failed, with why. Bounded by ``deadline``: a pod
+    that does not answer in time (it may be gone) counts as unloaded, since vLLM keeps adapters only in memory."""
+    policy = policy or RolloutPolicy()
+    semaphore = asyncio.Semaphore(policy.concurrency)
+
+    async def guarded(pod: PodEndpoint) -> tuple[str, str | None]:
+        async with semaphore:
+            return pod.name, await _unload_one(client, pod, name, api_key, policy)
+
+    tasks = [asyncio.ensure_future(guarded(p)) for p in pods]
+    done, pending = await asyncio.wait(tasks, timeout=deadline) if tasks else (set(), set())
+    for task in pending:
+        task.cancel()
+    failures = {}
+    for task in done:
+        pod_name, error = task.result()
+        if error:
+            failures[pod_name] = error
+    if pending:
+        log.warning("unload of %s: %d pod(s) did not answer within %.0fs; treated as unloaded", name, len(pending),
+                    deadline)
+    return failures

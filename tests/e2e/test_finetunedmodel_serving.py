@@ -1,0 +1,228 @@
+"""FineTunedModel on a real vLLM CPU Deployment of 2 replicas: hot-load with no restart, follow pods that come and
+go, unload on delete, refuse broken adapters, and keep API keys secret."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubetune.devcluster import vllm_server
+from kubetune.devcluster.adapters import make_adapter
+from kubetune.devcluster.controlplane import LocalCluster
+from kubetune.devcluster.kubeapi import KubeREST
+from kubetune.devcluster.operator_process import OperatorProcess
+from kubetune.devcluster.waiting import wait_for
+
+from .conftest import BASE_MODEL_NAME, create_claim, training_job
+from .helpers import events_for, ftm_path, tj_path, wait_phase
+
+pytestmark = [pytest.mark.cluster, pytest.mark.vllm, pytest.mark.slow]
+PROMPT = "What is the capital of France?"
+API_KEY = "sk-kubetune-test-5f1d2c"
+Json = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def serving_ns(cluster: LocalCluster, kube: KubeREST, operator: OperatorProcess, tiny_model: Path) -> Iterator[str]:
+    """One namespace for the module: claims, a LoRA-ready vLLM Deployment `vllm` (2 replicas) mounting `adapters`."""
+    ns = cluster.create_namespace(f"serving-{uuid.uuid4().hex[:6]}")
+    create_claim(kube, ns, "models")
+    create_claim(kube, ns, "adapters")
+    shutil.copytree(tiny_model, cluster.volume_path(ns, "models") / BASE_MODEL_NAME)
+    deployment = vllm_server.vllm_deployment(
+        "vllm", tiny_model, served_name=BASE_MODEL_NAME, replicas=2, max_lora_rank=8,
+        extra_volumes=[{"name": "adapters", "persistentVolumeClaim": {"claimName": "adapters", "readOnly": True}}],
+        extra_mounts=[{"name": "adapters", "mountPath": "/adapters", "readOnly": True}])
+    kube.create(KubeREST.path_for("Deployment", ns), {**deployment, "metadata": {**deployment["metadata"],
+                                                                                 "namespace": ns}})
+    wait_for(lambda: kube.get(KubeREST.path_for("Deployment", ns, "vllm"))["status"].get("readyReplicas") == 2,
+             400, interval=1, what="2 ready vLLM replicas")
+    yield ns
+    kube.delete(KubeREST.path_for("Namespace", name=ns))
+
+
+def vllm_pods(kube: KubeREST, ns: str, app: str = "vllm", ready_only: bool = True) -> list[Json]:
+    pods = kube.get(KubeREST.path_for("Pod", ns), labelSelector=f"app={app}")["items"]
+    if not ready_only:
+        return pods
+    return [p for p in pods if not p["metadata"].get("deletionTimestamp") and any(
+        c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions") or [])]
+
+
+def served_ids(pod: Json, api_key: str | None = None) -> set[str]:
+    return {m["id"] for m in vllm_server.models(f"http://{pod['status']['podIP']}:8000", api_key)}
+
+
+def get_ftm(kube: KubeREST, ns: str, name: str) -> Json:
+    return kube.get(ftm_path(ns, name))
+
+
+def wait_ftm_phase(kube: KubeREST, ns: str, name: str, phases: tuple[str, ...], operator: OperatorProcess,
+                   timeout: float = 120) -> Json:
+    def reached() -> Json | None:
+        ftm = kube.get_or_none(ftm_path(ns, name))
+        return ftm if ftm and ftm.get("status", {}).get("phase") in phases else None
+
+    try:
+        return wait_for(reached, timeout, interval=0.1, what=f"FineTunedModel {name} to reach {phases}")
+    except AssertionError as e:
+        status = json.dumps((kube.get_or_none(ftm_path(ns, name)) or {}).get("status"), indent=1)
+        raise AssertionError(f"{e}\nstatus: {status}\noperator log:\n{operator.log_tail()}") from None
+
+
+def finetuned_model(name: str, adapter_path: str, targets: list[Json] | None = None) -> Json:
+    spec: Json = {"baseModel": {"name": BASE_MODEL_NAME},
+                  "adapter": {"pvc": {"claimName": "adapters", "path": adapter_path}}, "servedName": name}
+    if targets is not None:
+        spec["serving"] = {"targets": targets}
+    return {"apiVersion": "kubetune.dev/v1alpha1", "kind": "FineTunedModel", "metadata": {"name": name},
+            "spec": spec}
+
+
+def restarts(kube: KubeREST, ns: str) -> int:
+    return sum(s.get("restartCount", 0) for p in vllm_pods(kube, ns, ready_only=False)
+               for s in p["status"].get("containerStatuses") or [])
+
+
+def test_trained_adapter_is_hot_loaded_on_every_replica_and_follows_pods(
+        kube: KubeREST, serving_ns: str, operator: OperatorProcess) -> None:
+    ns = serving_ns
+    pods_before = {p["metadata"]["name"] for p in vllm_pods(kube, ns)}
+    base_outputs = {p["metadata"]["name"]: vllm_server.completion(f"http://{p['status']['podIP']}:8000",
+                                                                  BASE_MODEL_NAME, PROMPT)
+                    for p in vllm_pods(kube, ns)}
+    kube.create(tj_path(ns), training_job("support-bot", hyperparameters={"maxSteps": 200},
+                                          serving={"targets": [{"deployment": "vllm", "port": 8000}]}))
+    tj = wait_phase(kube, ns, "support-bot", ("Succeeded", "Failed"), operator=operator, timeout=300)
+    assert tj["status"]["phase"] == "Succeeded", tj["status"]
+    name = tj["status"]["modelRef"]["name"]
+
+    ftm = wait_ftm_phase(kube, ns, name, ("Serving", "Failed", "Degraded"), operator)
+    status = ftm["status"]
+    assert status["phase"] == "Serving", status
+    assert status["loaded"] == "2/2"
+    assert status["adapter"]["rank"] == 8 and status["adapter"]["baseModel"] == BASE_MODEL_NAME
+    assert len(status["adapter"]["sha256"]) == 64
+    target = status["targets"][0]
+    assert (target["deployment"], target["readyReplicas"], target["loadedReplicas"]) == ("vllm", 2, 2)
+    assert all(p["loaded"] and p["loadedAt"] for p in target["pods"])
+
+    # Served by name on each pod, and different from the base model's answer; nothing restarted.
+    for pod in vllm_pods(kube, ns):
+        assert name in served_ids(pod)
+        tuned = vllm_server.completion(f"http://{pod['status']['podIP']}:8000", name, PROMPT)
+        assert tuned != base_outputs[pod["metadata"]["name"]], (tuned, base_outputs)
+    assert {p["metadata"]["name"] for p in vllm_pods(kube, ns)} == pods_before
+    assert restarts(kube, ns) == 0
+
+    # A replaced pod gets the adapter as soon as it is Ready (a pod watch, not the 60 s resync).
+    victim = sorted(pods_before)[0]
+    kube.delete(KubeREST.path_for("Pod", ns, victim))
+    replacement = wait_for(lambda: next((p for p in vllm_pods(kube, ns) if p["metadata"]["name"] not in pods_before),
+                                        None), 400, interval=0.05, what="the replacement pod to turn Ready")
+    ready_at = time.monotonic()
+    wait_for(lambda: name in served_ids(replacement), 30, interval=0.05, what="the adapter on the replacement")
+    latency = time.monotonic() - ready_at
+    print(f"replacement pod had the adapter {latency:.2f}s after the test saw it Ready")
+    assert latency < 15, "far slower than a watch: the replacement waited for the periodic resync"
+
+    # Scale out: the third pod gets it too.
+    kube.patch(KubeREST.path_for("Deployment", ns, "vllm"), {"spec": {"replicas": 3}})
+    wait_for(lambda: len(vllm_pods(kube, ns)) == 3, 400, interval=0.5, what="3 ready replicas")
+    wait_for(lambda: all(name in served_ids(p) for p in vllm_pods(kube, ns)), 30, interval=0.1,
+             what="the adapter on all 3 pods")
+    wait_for(lambda: get_ftm(kube, ns, name)["status"].get("loaded") == "3/3", 30, what="status 3/3")
+
+    # Deleting the FineTunedModel unloads it from every pod.
+    kube.delete(ftm_path(ns, name))
+    wait_for(lambda: kube.get_or_none(ftm_path(ns, name)) is None, 60, what="the FineTunedModel to be gone")
+    for pod in vllm_pods(kube, ns):
+        assert name not in served_ids(pod)
+        assert BASE_MODEL_NAME in served_ids(pod)
+    kube.patch(KubeREST.path_for("Deployment", ns, "vllm"), {"spec": {"replicas": 2}})
+
+
+@pytest.mark.parametrize(("case", "reason"), [
+    ("rank-too-high", "RankTooHigh"),
+    ("wrong-base", "BaseModelMismatch"),
+    ("files-missing", "AdapterFilesMissing"),
+])
+def test_broken_adapter_fails_by_reason_and_loads_nothing(
+        kube: KubeREST, serving_ns: str, operator: OperatorProcess, cluster: LocalCluster, tiny_model: Path,
+        case: str, reason: str) -> None:
+    ns = serving_ns
+    adapters = cluster.volume_path(ns, "adapters")
+    # A good adapter keeps serving throughout.
+    good = f"good-{case}"
+    make_adapter(tiny_model, adapters / good, rank=8, seed=1)
+    kube.create(ftm_path(ns), finetuned_model(good, good, [{"deployment": "vllm"}]))
+    assert wait_ftm_phase(kube, ns, good, ("Serving", "Failed", "Degraded"), operator)["status"]["phase"] == "Serving"
+    good_before = {p["metadata"]["name"]: vllm_server.completion(f"http://{p['status']['podIP']}:8000", good, PROMPT)
+                   for p in vllm_pods(kube, ns)}
+
+    bad = f"bad-{case}"
+    if case == "rank-too-high":
+        make_adapter(tiny_model, adapters / bad, rank=16, seed=2)
+    elif case == "wrong-base":
+        make_adapter(tiny_model, adapters / bad, rank=8, seed=3, base_name="meta-llama/Llama-3.1-8B")
+    else:
+        (adapters / bad).mkdir()
+        (adapters / bad / "README.md").write_text("no weights here")
+    kube.create(ftm_path(ns), finetuned_model(bad, bad, [{"deployment": "vllm"}]))
+
+    failed = wait_ftm_phase(kube, ns, bad, ("Failed", "Serving"), operator)["status"]
+    assert (failed["phase"], failed["reason"]) == ("Failed", reason), failed
+    ready = {c["type"]: c for c in failed["conditions"]}["Ready"]
+    assert (ready["status"], ready["reason"]) == ("False", reason)
+    assert not failed.get("targets"), "no load may be attempted for a broken adapter"
+    for pod in vllm_pods(kube, ns):
+        assert bad not in served_ids(pod)
+        assert vllm_server.completion(f"http://{pod['status']['podIP']}:8000", good, PROMPT) == \
+            good_before[pod["metadata"]["name"]]
+    assert any(e["reason"] == reason and e["type"] == "Warning" for e in events_for(kube, ns, bad, "FineTunedModel"))
+    for name in (bad, good):
+        kube.delete(ftm_path(ns, name))
+
+
+def test_target_with_an_api_key_is_served_and_the_key_never_leaks(
+        kube: KubeREST, serving_ns: str, operator: OperatorProcess, cluster: LocalCluster, tiny_model: Path) -> None:
+    ns = serving_ns
+    kube.create(KubeREST.path_for("Secret", ns), {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "vllm"},
+                                                  "data": {"api-key": base64.b64encode(API_KEY.encode()).decode()}})
+    deployment = vllm_server.vllm_deployment(
+        "vllm-secured", tiny_model, served_name=BASE_MODEL_NAME, replicas=1, api_key_secret=("vllm", "api-key"),
+        extra_volumes=[{"name": "adapters", "persistentVolumeClaim": {"claimName": "adapters", "readOnly": True}}],
+        extra_mounts=[{"name": "adapters", "mountPath": "/adapters", "readOnly": True}])
+    # vLLM's /health stays open with --api-key, so the readiness probe still works.
+    kube.create(KubeREST.path_for("Deployment", ns), {**deployment, "metadata": {**deployment["metadata"],
+                                                                                 "namespace": ns}})
+    adapters = cluster.volume_path(ns, "adapters")
+    make_adapter(tiny_model, adapters / "secured", rank=8, seed=4)
+    kube.create(ftm_path(ns), finetuned_model("secured", "secured", [
+        {"deployment": "vllm-secured", "apiKeySecretRef": {"name": "vllm", "key": "api-key"}}]))
+    wait_for(lambda: kube.get(KubeREST.path_for("Deployment", ns, "vllm-secured"))["status"].get("readyReplicas"),
+             400, interval=1, what="the secured vLLM replica")
+    ftm = wait_ftm_phase(kube, ns, "secured", ("Serving", "Failed"), operator, timeout=120)
+    assert ftm["status"]["phase"] == "Serving", ftm["status"]
+    pod = vllm_pods(kube, ns, app="vllm-secured")[0]
+    with pytest.raises(Exception, match="401"):
+        served_ids(pod)  # the key is really required
+    assert "secured" in served_ids(pod, API_KEY)
+
+    leaks = {
+        "status": json.dumps(get_ftm(kube, ns, "secured")),
+        "events": json.dumps(kube.get(KubeREST.path_for("Event", ns))),
+        "operator log": operator.log_path.read_text(),
+    }
+    for where, text in leaks.items():
+        assert API_KEY not in text, f"the API key leaked into the {where}"
+    kube.delete(ftm_path(ns, "secured"))
+    wait_for(lambda: "secured" not in served_ids(pod, API_KEY), 60, what="unload with the API key")
