@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from kubetune.api import GROUP, VERSION
 from kubetune.api.crdgen import crd_manifests
 from kubetune.devcluster.controlplane import LocalCluster, start_cluster

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from kubetune.devcluster.controlplane import LocalCluster
 from kubetune.devcluster.kubeapi import KubeREST
 from kubetune.devcluster.operator_process import OperatorProcess

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from kubetune.devcluster.kubeapi import KubeREST
 from kubetune.devcluster.operator_process import OperatorProcess
 from kubetune.devcluster.waiting import wait_for

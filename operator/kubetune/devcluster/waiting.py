@@ -23,7 +23,7 @@ def wait_for(check: Callable[[], T | None], timeout: float = 60.0, interval: flo
             if value:
                 return value
             last = value
-        except Exception as e:  # noqa: BLE001 - the thing may not exist yet; keep the error for the message
+        except Exception as e:
             last = e
         if time.monotonic() > deadline:
             raise WaitTimeout(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")

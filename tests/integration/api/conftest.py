@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from kubetune.api import API_VERSION, KINDS
 from kubetune.devcluster.kubeapi import KubeREST
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from kubetune.api import GROUP, KINDS, VERSION, set_condition
 from kubetune.devcluster.controlplane import LocalCluster
 from kubetune.devcluster.kubeapi import ApiError, KubeREST

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from kubetune.api import KINDS, parse_resource
 
 pytestmark = pytest.mark.cluster

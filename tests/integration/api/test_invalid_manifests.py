@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from kubetune.api import InvalidResource, parse_resource
 from kubetune.devcluster.kubeapi import ApiError
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from kubetune.devcluster.kubeapi import ApiError
 
 pytestmark = pytest.mark.cluster

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from kubetune.api.crdgen import render_all
 from kubetune.api.crdgen.__main__ import main
 

@@ -6,11 +6,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from pydantic import Field
+
 from kubetune.api import KINDS, TrainingJobSpec
 from kubetune.api.crdgen import crd_manifests
 from kubetune.api.crdgen.structural import SchemaError, model_schema
 from kubetune.api.schema import ApiModel
-from pydantic import Field
 
 Json = dict[str, Any]
 CRDS = {c["spec"]["names"]["kind"]: c for c in crd_manifests()}

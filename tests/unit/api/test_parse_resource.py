@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from kubetune.api import (
     API_VERSION,
     FineTunedModel,
