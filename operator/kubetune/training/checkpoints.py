@@ -16,6 +16,7 @@ import re
 import shutil
 import signal
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -125,13 +126,23 @@ class CheckpointCallback(TrainerCallback):  # type: ignore[misc]
         self.tracker = tracker
         self.stop_requested = threading.Event()
 
-    def install_sigterm_handler(self) -> None:
+    @contextlib.contextmanager
+    def sigterm_stops_training(self) -> Iterator[None]:
+        """While training, SIGTERM asks for a last checkpoint and a clean stop instead of killing the process."""
+
         def on_sigterm(signum: int, frame: FrameType | None) -> None:
             log.warning("SIGTERM: saving a checkpoint at the end of this step, then stopping")
             self.stop_requested.set()
 
-        with contextlib.suppress(ValueError):  # not the main thread (tests): keep the default handler
-            signal.signal(signal.SIGTERM, on_sigterm)
+        try:
+            previous = signal.signal(signal.SIGTERM, on_sigterm)
+        except ValueError:  # not the main thread: keep the default handler
+            yield
+            return
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
         if self.stop_requested.is_set():

@@ -25,7 +25,8 @@ from .backends import select_backend
 from .checkpoints import CheckpointCallback, CheckpointStore
 from .datasets.lengths import TokenizerCounter
 from .datasets.loading import PreparedDataset, load_dataset
-from .errors import Preempted, TrainerError, TrainingFailed
+from .datasets.validation import ValidationReport
+from .errors import DatasetInvalid, Preempted, TrainerError, TrainingFailed
 from .output import write_adapter
 from .progress import ProgressCallback, ProgressTracker
 
@@ -70,7 +71,15 @@ def run(config: TrainerConfig, tracker: ProgressTracker, facts: RunFacts) -> Tra
     facts.backend = backend.name
     tokenizer = backend.load_tokenizer()
     hp = config.hyperparameters
-    data = load_dataset(config.dataset, counter=TokenizerCounter(tokenizer), max_seq_length=hp.max_seq_length)
+    report = ValidationReport()
+    try:
+        data = load_dataset(config.dataset, counter=TokenizerCounter(tokenizer), max_seq_length=hp.max_seq_length,
+                            report=report)
+    except DatasetInvalid:
+        # What validation found is what the user needs to fix the data: report it with the failure.
+        facts.dataset_stats = ResultDatasetStats(examples=report.accepted, rejected=report.rejected,
+                                                 tokens=report.tokens, sha256=report.sha256 or None)
+        raise
     facts.dataset_stats = dataset_stats(data)
 
     store = CheckpointStore(Path(config.output.checkpoints_dir), fingerprint(config, data.report.sha256),
@@ -86,11 +95,11 @@ def run(config: TrainerConfig, tracker: ProgressTracker, facts: RunFacts) -> Tra
 
     set_seed(hp.seed)  # before the adapter's weights are initialised in build_trainer
     checkpoints = CheckpointCallback(store, tracker)
-    checkpoints.install_sigterm_handler()
     trainer = backend.build_trainer(tokenizer, data, [ProgressCallback(tracker), checkpoints])
 
     try:
-        output = trainer.train(resume_from_checkpoint=str(resume.path) if resume else None)
+        with checkpoints.sigterm_stops_training():
+            output = trainer.train(resume_from_checkpoint=str(resume.path) if resume else None)
     except TrainerError:
         raise
     except (RuntimeError, ValueError, OSError) as e:

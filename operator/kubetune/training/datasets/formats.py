@@ -80,17 +80,19 @@ def _openai(row: Mapping[str, Any]) -> Example:
 
 def parse_chatml(text: str) -> list[dict[str, str]]:
     """Split ChatML markup (``<|im_start|>role\\ncontent<|im_end|>``) into messages; raise on anything else."""
+    blocks = list(_CHATML_BLOCK.finditer(text))
+    if not blocks:
+        raise RowInvalid("text", INVALID_CHATML, "no <|im_start|>role ... <|im_end|> block")
     messages = []
     pos = 0
-    for match in _CHATML_BLOCK.finditer(text):
-        if text[pos : match.start()].strip():
-            raise RowInvalid("text", INVALID_CHATML, f"text outside <|im_start|>...<|im_end|> at character {pos}")
-        messages.append({"role": match.group(1).strip(), "content": match.group(2)})
-        pos = match.end()
-    if text[pos:].strip():
-        raise RowInvalid("text", INVALID_CHATML, f"text outside <|im_start|>...<|im_end|> at character {pos}")
-    if not messages:
-        raise RowInvalid("text", INVALID_CHATML, "no <|im_start|>role ... <|im_end|> block")
+    for match in [*blocks, None]:
+        gap = text[pos : match.start() if match else len(text)]
+        if gap.strip():
+            at = pos + len(gap) - len(gap.lstrip())
+            raise RowInvalid("text", INVALID_CHATML, f"text outside <|im_start|>...<|im_end|> at character {at}")
+        if match:
+            messages.append({"role": match.group(1).strip(), "content": match.group(2)})
+            pos = match.end()
     return messages
 
 

@@ -45,9 +45,14 @@ def check_rejections(report: ValidationReport, max_rejected_fraction: float) -> 
 
 
 def load_dataset(
-    config: DatasetConfig, *, counter: TokenCounter | None, max_seq_length: int | None
+    config: DatasetConfig,
+    *,
+    counter: TokenCounter | None,
+    max_seq_length: int | None,
+    report: ValidationReport | None = None,
 ) -> PreparedDataset:
-    report = ValidationReport()
+    """Read, validate, police and split ``config``'s rows. ``report`` (filled as rows are read) outlives a failure."""
+    report = report if report is not None else ValidationReport()
     with open_rows(config) as rows:
         accepted: list[Accepted] = list(
             validate(rows, config.format, report, counter=counter, max_seq_length=max_seq_length)

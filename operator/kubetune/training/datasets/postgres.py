@@ -117,7 +117,8 @@ def _query_error(e: psycopg.Error, timeout_seconds: int) -> Exception:
         return DatasetInvalid(f"the dataset query must only read; it tried to write: {_first_line(e)}")
     if isinstance(e, psycopg.OperationalError | pg_errors.AdminShutdown | pg_errors.CannotConnectNow):
         return DatasetUnavailable(f"the dataset database failed: {_first_line(e)}")
-    if isinstance(e, psycopg.ProgrammingError | psycopg.DataError | psycopg.IntegrityError | psycopg.InternalError):
+    if isinstance(e, psycopg.ProgrammingError | psycopg.DataError | psycopg.IntegrityError | psycopg.InternalError
+                  | psycopg.NotSupportedError):
         return DatasetInvalid(f"the dataset query failed: {_first_line(e)}")
     return DatasetUnavailable(f"the dataset query failed: {_first_line(e)}")
 

@@ -1,0 +1,65 @@
+"""A run killed with SIGKILL after a checkpoint resumes from it when started again: the step count continues."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from trainer_harness import (
+    MEMO,
+    conversation,
+    job_config,
+    read_result,
+    trainer_command,
+    trainer_env,
+    write_config,
+    write_jsonl,
+)
+
+MARKER = "kubetune-checkpoint.json"
+
+
+def first_marked_checkpoint(checkpoints: Path, proc: subprocess.Popen[bytes], timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        marked = sorted(int(p.parent.name.split("-")[1]) for p in checkpoints.glob(f"checkpoint-*/{MARKER}"))
+        if marked:
+            return marked[-1]
+        time.sleep(0.02)
+    raise AssertionError(f"no checkpoint was marked (exit code {proc.poll()})")
+
+
+def test_sigkill_after_checkpoint_then_restart_resumes(tmp_path: Path, tiny_model: Path) -> None:
+    data = write_jsonl(tmp_path / "train.jsonl", [conversation(p, a) for p, a in MEMO])
+    config = job_config(tmp_path, tiny_model, {"format": "openai", "path": str(data)},
+                        hyperparameters={"maxSteps": 120, "batchSize": 4, "learningRate": 0.002},
+                        checkpoint={"everySteps": 20, "keep": 2}, progress={"logEverySteps": 10})
+    path = write_config(tmp_path, config)
+    checkpoints = Path(config["output"]["checkpointsDir"])
+    log = (tmp_path / "first.log").open("wb")
+    first = subprocess.Popen(trainer_command(path), stdout=log, stderr=subprocess.STDOUT, env=trainer_env())
+    killed_after = first_marked_checkpoint(checkpoints, first, timeout=300)
+    first.send_signal(signal.SIGKILL)  # no cleanup, no termination message: a node dying under the pod
+    first.wait(30)
+    assert first.returncode == -signal.SIGKILL
+    assert not Path(config["output"]["dir"]).exists()
+    marked = sorted(int(p.parent.name.split("-")[1]) for p in checkpoints.glob(f"checkpoint-*/{MARKER}"))
+    resume_step = marked[-1]
+    assert killed_after <= resume_step < 120
+
+    second = subprocess.run(trainer_command(path), capture_output=True, text=True, env=trainer_env(), timeout=600)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    result = read_result(config)
+    assert result["resumedFromStep"] == resume_step > 0
+    assert result["metrics"]["steps"] == 120
+    final = json.loads((checkpoints / "checkpoint-120" / "trainer_state.json").read_text())
+    assert final["global_step"] == 120
+    steps = [entry["step"] for entry in final["log_history"] if "loss" in entry]
+    # The history carries on from the first run: entries from before the kill, then from after it, no restart at 0.
+    assert steps[0] <= resume_step < steps[-1] == 120
+    assert steps == sorted(set(steps))
+    manifest = json.loads((Path(config["output"]["dir"]) / "kubetune-manifest.json").read_text())
+    assert manifest["resumedFromStep"] == resume_step
