@@ -38,6 +38,9 @@ lint: venv
 test: venv kube
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
+demo: venv kube
+	$(PY) -m kubetune.devcluster.demo
+
 test-unit: venv
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
 

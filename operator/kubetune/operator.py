@@ -27,8 +27,9 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
 def run(args: argparse.Namespace) -> None:
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # kopf's formatter prefixes object messages with [namespace/name], so a log line says which object it is about.
+    kopf.configure(debug=args.verbose, verbose=args.verbose, log_prefix=True)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     settings = OperatorSettings.from_env()
     namespaces = tuple(args.namespace) or settings.namespaces
     from . import controllers  # noqa: F401 - registers the handlers

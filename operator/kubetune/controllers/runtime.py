@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -17,6 +20,7 @@ class Runtime:
     client: KubeClient
     http: aiohttp.ClientSession  # for vLLM servers and training pods, not the API server
     _locks: dict[tuple[str, str, str], asyncio.Lock] = field(default_factory=dict)
+    _waiting: Counter[tuple[str, str, str]] = field(default_factory=Counter)
 
     def lock(self, kind: str, namespace: str, name: str) -> asyncio.Lock:
         """One lock per object: job, pod and object events for the same TrainingJob reconcile one at a time."""
@@ -25,6 +29,27 @@ class Runtime:
         if lock is None:
             lock = self._locks[key] = asyncio.Lock()
         return lock
+
+    def waiting(self, kind: str, namespace: str, name: str) -> bool:
+        """Whether a caller of ``turn`` for this object is still waiting for the lock (and has read nothing yet)."""
+        return self._waiting[(kind, namespace, name)] > 0
+
+    @asynccontextmanager
+    async def turn(self, kind: str, namespace: str, name: str) -> AsyncIterator[None]:
+        """Hold the object's lock, counting as ``waiting`` until it is acquired."""
+        key = (kind, namespace, name)
+        lock = self.lock(kind, namespace, name)
+        self._waiting[key] += 1
+        try:
+            await lock.acquire()
+        finally:
+            self._waiting[key] -= 1
+            if not self._waiting[key]:
+                del self._waiting[key]
+        try:
+            yield
+        finally:
+            lock.release()
 
     def forget(self, kind: str, namespace: str, name: str) -> None:
         self._locks.pop((kind, namespace, name), None)

@@ -27,7 +27,8 @@ def configure(settings: kopf.OperatorSettings) -> None:
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=PREFIX, key="last-handled-configuration")
     settings.posting.reporting_component = "kubetune-operator"
-    settings.posting.level = logging.INFO
+    # kopf would post an Event for every handler run, on pods too; kubetune posts its own on phase transitions.
+    settings.posting.level = logging.WARNING
     settings.execution.max_workers = 8
     # Server-side filters: only the operator's own Jobs and pods (training, adapter validation) reach it. vLLM pods
     # are watched separately, per serving target, by their Deployment's selector.

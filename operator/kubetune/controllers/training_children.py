@@ -4,6 +4,7 @@ suspension in step, and register the FineTunedModel on success. Every step is id
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -62,9 +63,10 @@ async def missing_references(client: KubeClient, tj: TrainingJob) -> list[Missin
         if target.api_key_secret_ref:
             wanted.append((SECRETS, target.api_key_secret_ref.name, "SecretNotFound",
                            f"spec.serving.targets[{i}].apiKeySecretRef"))
+    found = await asyncio.gather(*(_exists(client, resource, name, ns) for resource, name, _, _ in wanted))
     missing = []
-    for resource, name, reason, field in wanted:
-        if not await _exists(client, resource, name, ns):
+    for (_, name, reason, field), exists in zip(wanted, found, strict=True):
+        if not exists:
             kind = reason.removesuffix("NotFound")
             missing.append(MissingReference(reason, f"{field}: {kind} {ns}/{name} does not exist"))
     if source.config_map and not missing:
@@ -80,17 +82,39 @@ def _spec_hash(job: Json, configmap: Json) -> str:
     return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
-async def ensure_job(client: KubeClient, tj: TrainingJob, settings: OperatorSettings) -> Json:
-    """Create the ConfigMap and the Job when they do not exist; return the Job.
-
-    A Job whose pod has not started yet is replaced when the spec changed (the CRD freezes the spec once training
-    starts, so a started Job never needs replacing).
-    """
-    ns = tj.metadata.namespace or ""
+def _render(tj: TrainingJob, settings: OperatorSettings) -> tuple[Json, Json, str]:
+    """The ConfigMap, the Job (annotated with the hash of what it was rendered from) and that hash."""
     configmap = build_trainer_configmap(tj, settings)
     job = build_training_job(tj, settings)
     digest = _spec_hash(job, configmap)
     job["metadata"].setdefault("annotations", {})[SPEC_HASH] = digest
+    return configmap, job, digest
+
+
+def _replaceable(current: Json, digest: str) -> bool:
+    """Rendered from another spec, and its pod never started (the CRD freezes the spec once training starts)."""
+    return (current["metadata"].get("annotations", {}).get(SPEC_HASH) != digest
+            and not current.get("status", {}).get("startTime") and not current["metadata"].get("deletionTimestamp"))
+
+
+async def replace_stale_job(client: KubeClient, tj: TrainingJob, settings: OperatorSettings, current: Json) -> None:
+    """Delete an existing Job whose spec changed before its pod started; the next reconcile creates the new one."""
+    if current.get("status", {}).get("startTime") or current["metadata"].get("deletionTimestamp"):
+        return  # decided without rendering: most reconciles of a running job end here
+    _, _, digest = _render(tj, settings)
+    if _replaceable(current, digest):
+        log.info("spec of %s/%s changed before training started: replacing its Job", tj.metadata.namespace,
+                 tj.metadata.name)
+        await client.delete(JOBS, current["metadata"]["name"], tj.metadata.namespace or "", propagation="Foreground")
+
+
+async def ensure_job(client: KubeClient, tj: TrainingJob, settings: OperatorSettings) -> Json:
+    """Create the ConfigMap and the Job when they do not exist; return the Job.
+
+    A Job that already exists is returned as it is, or replaced when its spec changed before it started.
+    """
+    ns = tj.metadata.namespace or ""
+    configmap, job, digest = _render(tj, settings)
     try:
         await client.create(CONFIGMAPS, configmap, ns)
     except Conflict:
@@ -99,8 +123,7 @@ async def ensure_job(client: KubeClient, tj: TrainingJob, settings: OperatorSett
         return await client.create(JOBS, job, ns)
     except Conflict:
         current = await client.get(JOBS, job["metadata"]["name"], ns)
-    if current["metadata"].get("annotations", {}).get(SPEC_HASH) != digest and not current.get("status", {}).get(
-            "startTime") and not current["metadata"].get("deletionTimestamp"):
+    if _replaceable(current, digest):
         log.info("spec of %s/%s changed before training started: replacing its Job", ns, tj.metadata.name)
         await client.delete(JOBS, job["metadata"]["name"], ns, propagation="Foreground")
     return current
@@ -115,11 +138,10 @@ async def sync_suspend(client: KubeClient, tj: TrainingJob) -> None:
 
 async def job_and_pods(client: KubeClient, tj: TrainingJob) -> tuple[Json | None, list[Json]]:
     ns = tj.metadata.namespace or ""
-    job = await client.get_or_none(JOBS, trainer_name(tj), ns)
-    if job is None:
-        return None, []
-    pods = await client.list(PODS, ns, label_selector=f"{TRAININGJOB_UID}={tj.metadata.uid}")
-    return job, pods
+    # Read together: one round trip less on every reconcile.
+    job, pods = await asyncio.gather(client.get_or_none(JOBS, trainer_name(tj), ns),
+                                     client.list(PODS, ns, label_selector=f"{TRAININGJOB_UID}={tj.metadata.uid}"))
+    return job, (pods if job is not None else [])
 
 
 async def ensure_model(client: KubeClient, tj: TrainingJob, result: TrainerResult | None) -> str:
@@ -144,4 +166,4 @@ async def ensure_model(client: KubeClient, tj: TrainingJob, result: TrainerResul
 
 
 __all__ = ["TRAININGJOB", "MissingReference", "ensure_job", "ensure_model", "job_and_pods", "missing_references",
-           "sync_suspend"]
+           "replace_stale_job", "sync_suspend"]

@@ -162,6 +162,9 @@ def observe(job: Json | None, pods: list[Json], suspend: bool) -> Observation:
         return Observation("Queued", waiting.get("reason") or "PodStarting",
                            waiting.get("message") or f"pod {pending['metadata']['name']} is starting",
                            pod_name=pending["metadata"]["name"], **common)
+    if any(p.get("status", {}).get("phase") == "Succeeded" for p in pods):
+        return Observation("Running", "Completing", "the training pod finished; waiting for the Job to complete",
+                           **common)
     if common["failed_attempts"]:
         return Observation("Running", "Retrying", f"{common['failed_attempts']} training pod(s) failed; a retry "
                            "resumes from the newest checkpoint", **common)

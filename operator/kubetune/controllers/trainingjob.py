@@ -39,12 +39,12 @@ async def trainingjob_update(name: str, namespace: str, body: Any, old: Any, new
 
 @kopf.on.event("batch", "v1", "jobs", labels=CHILD_LABELS)
 async def trainingjob_job_event(meta: Any, namespace: str, memo: Any, **_: Any) -> None:
-    await reconcile_trainingjob(_runtime(memo), namespace, meta["labels"][TRAININGJOB])
+    await reconcile_trainingjob(_runtime(memo), namespace, meta["labels"][TRAININGJOB], coalesce=True)
 
 
 @kopf.on.event("", "v1", "pods", labels=CHILD_LABELS)
 async def trainingjob_pod_event(meta: Any, namespace: str, memo: Any, **_: Any) -> None:
-    await reconcile_trainingjob(_runtime(memo), namespace, meta["labels"][TRAININGJOB])
+    await reconcile_trainingjob(_runtime(memo), namespace, meta["labels"][TRAININGJOB], coalesce=True)
 
 
 @kopf.daemon(*TJ, when=lambda status, **_: status.get("phase") == "Running", cancellation_timeout=5.0)

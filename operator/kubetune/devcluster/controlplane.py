@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .kubeapi import ApiError, KubeREST
+from .lifetime import die_with_parent
 from .pki import PKI
 from .postgres import free_port
 
@@ -50,7 +51,7 @@ class Component:
     def start(self, env: dict[str, str] | None = None) -> None:
         with self.log_path.open("ab") as out:
             self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True, env=env)
+                                         preexec_fn=die_with_parent, env=env)
 
     def check_alive(self) -> None:
         if self.proc is not None and self.proc.poll() is not None:

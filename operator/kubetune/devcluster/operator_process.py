@@ -11,6 +11,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .lifetime import die_with_parent
 from .postgres import free_port
 
 
@@ -34,7 +35,7 @@ class OperatorProcess:
         with self.log_path.open("ab") as out:
             out.write(f"\n===== operator start {self.starts + 1} =====\n".encode())
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                         start_new_session=True)
+                                         preexec_fn=die_with_parent)
         self.starts += 1
         if wait:
             self.wait_live()

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .lifetime import die_with_parent
+
 # vLLM refuses runtime LoRA loading without this; the CPU build also needs a KV cache size and no hub access.
 VLLM_ENV = {
     "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True",
@@ -60,7 +62,7 @@ def start_vllm(model: Path, served_name: str, host: str, port: int, log_path: Pa
     """Start a server as a local process and wait until ``/v1/models`` answers."""
     argv = [sys.executable, *vllm_args(str(model), served_name, host, port, **kwargs)]
     with log_path.open("ab") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, preexec_fn=die_with_parent,
                                 env={**os.environ, **VLLM_ENV})
     server = VLLMProcess(proc, f"http://{host}:{port}", log_path)
     wait_ready(server.base_url, timeout, proc, log_path, api_key=kwargs.get("api_key"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import signal
 import sys
 import threading
@@ -40,21 +41,42 @@ class NodeCapacity:
         return resources
 
 
+def _listening_ips() -> set[str]:
+    """Loopback addresses something on this machine listens on (another node's pods, a stray server)."""
+    found = set()
+    try:
+        with open("/proc/net/tcp") as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A":  # LISTEN
+                    raw = fields[1].split(":")[0]
+                    found.add(".".join(str(int(raw[i:i + 2], 16)) for i in (6, 4, 2, 0)))
+    except OSError:
+        pass
+    return found
+
+
 class IPAllocator:
-    """Hands out 127.1.x.y addresses round-robin, so a freed address is not reused soon after."""
+    """Hands out 127.N.x.y addresses round-robin, so a freed address is not reused soon after.
+
+    N is random per node, and addresses something already listens on are skipped, so several clusters on one
+    machine (parallel test runs) do not hand out the same pod IP.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._next = 0
         self._used: set[str] = set()
+        self._octet = random.randint(2, 254)
 
     def allocate(self) -> str:
         with self._lock:
+            busy = _listening_ips()
             for _ in range(254 * 254):
                 n = self._next
                 self._next = (self._next + 1) % (254 * 254)
-                ip = f"127.1.{n // 254 + 1}.{n % 254 + 1}"
-                if ip not in self._used:
+                ip = f"127.{self._octet}.{n // 254 + 1}.{n % 254 + 1}"
+                if ip not in self._used and ip not in busy:
                     self._used.add(ip)
                     return ip
         raise RuntimeError("no free pod IPs")

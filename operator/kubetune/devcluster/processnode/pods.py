@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..kubeapi import ApiError, Json, KubeREST
+from ..lifetime import die_with_parent
 from .containers import (
     Probe,
     container_argv,
@@ -285,7 +286,7 @@ class PodRunner(threading.Thread):
         termination.write_bytes(b"")
         run.proc = subprocess.Popen(
             ["unshare", "--mount", "--propagation", "private", sys.executable, "-I", str(LAUNCHER), str(launch_spec)],
-            stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+            stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, preexec_fn=die_with_parent,
             env={"PATH": env.get("PATH", "/usr/bin:/bin")},
         )
         log_file.close()

@@ -1,0 +1,201 @@
+"""``make demo``: the quickstart, end to end. A local cluster (or the current kubeconfig), the operator, a tiny base
+model, a vLLM CPU Deployment, a TrainingJob, its FineTunedModel hot-loaded on every replica, and a completion
+through the adapter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..api.crdgen import crd_manifests
+from .controlplane import LocalCluster
+from .kubeapi import ApiError, KubeREST
+from .operator_process import OperatorProcess
+from .waiting import wait_for
+
+REPO = Path(__file__).resolve().parents[3]
+MANIFESTS = REPO / "examples" / "demo"
+NAMESPACE = "kubetune-demo"
+PROMPT = "What is the capital of France?"
+Json = dict[str, Any]
+
+
+def say(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+def apply_file(kube: KubeREST, path: Path, namespace: str) -> None:
+    for doc in yaml.safe_load_all(path.read_text()):
+        if doc:
+            doc.setdefault("metadata", {})["namespace"] = namespace
+            kube.apply(doc)
+
+
+def install_crds(kube: KubeREST) -> None:
+    for crd in crd_manifests():
+        kube.apply(crd)
+    wait_for(lambda: all(any(c["type"] == "Established" and c["status"] == "True"
+                             for c in kube.get(KubeREST.path_for("CustomResourceDefinition", name=m["metadata"]
+                                                                 ["name"])).get("status", {}).get("conditions", []))
+                         for m in crd_manifests()), 60, what="CRDs established")
+
+
+def client_job(pod_ips: list[str], model: str) -> Json:
+    """An in-cluster client: asks every vLLM pod the same question through the base model and the adapter."""
+    script = (
+        "import json, sys, urllib.request\n"
+        "def ask(ip, model):\n"
+        f"    body = json.dumps({{'model': model, 'prompt': {PROMPT!r}, 'max_tokens': 12, 'temperature': 0}})\n"
+        "    req = urllib.request.Request(f'http://{ip}:8000/v1/completions', body.encode(),\n"
+        "                                 {'Content-Type': 'application/json'})\n"
+        "    return json.load(urllib.request.urlopen(req, timeout=60))['choices'][0]['text']\n"
+        "out = [{'pod': ip, 'base': ask(ip, 'tiny-llama'), 'adapter': ask(ip, sys.argv[1])} for ip in sys.argv[2:]]\n"
+        "open('/dev/termination-log', 'w').write(json.dumps(out))\n"
+    )
+    return {
+        "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": f"ask-{model}"},
+        "spec": {"backoffLimit": 0, "template": {"spec": {
+            "restartPolicy": "Never", "automountServiceAccountToken": False,
+            "containers": [{"name": "ask", "image": "ghcr.io/kubetune/trainer:0.1.0",
+                            "command": ["python", "-c", script, model, *pod_ips]}]}}},
+    }
+
+
+def _status(kube: KubeREST, plural: str, name: str) -> Json:
+    obj = kube.get_or_none(KubeREST.path("kubetune.dev/v1alpha1", plural, NAMESPACE, name))
+    return (obj or {}).get("status") or {}
+
+
+def follow_training(kube: KubeREST) -> Json:
+    last = ""
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        status = _status(kube, "trainingjobs", "facts")
+        progress = status.get("progress") or {}
+        line = f"TrainingJob facts: {status.get('phase', '-')}"
+        if progress.get("step") is not None:
+            line += (f"  step {progress.get('step')}/{progress.get('totalSteps', '?')}  loss "
+                     f"{progress.get('loss', float('nan')):.3f}  {progress.get('percent', 0):.0f}%")
+        elif status.get("message"):
+            line += f"  ({status['message'][:100]})"
+        if line != last:
+            print(f"    {line}", flush=True)
+            last = line
+        if status.get("phase") in ("Succeeded", "Failed"):
+            return status
+        time.sleep(0.5)
+    raise TimeoutError("the TrainingJob did not finish in 15 minutes")
+
+
+def run(kube: KubeREST, operator_kubeconfig: Path | None, state: Path) -> int:
+    install_crds(kube)
+    operator = None
+    if operator_kubeconfig is not None:
+        say("starting the kubetune operator (kubetune operator)")
+        operator = OperatorProcess(kubeconfig=operator_kubeconfig, log_path=state / "operator.log").start()
+    try:
+        try:
+            kube.create(KubeREST.path_for("Namespace"), {"apiVersion": "v1", "kind": "Namespace",
+                                                         "metadata": {"name": NAMESPACE}})
+        except ApiError as e:
+            if e.status != 409:
+                raise
+        wait_for(lambda: kube.get_or_none(KubeREST.path_for("ServiceAccount", NAMESPACE, "default")), 30,
+                 what="the namespace's service account")
+        say(f"namespace {NAMESPACE}: storage, a tiny base model, and vLLM (2 replicas, CPU)")
+        for name in ("00-storage.yaml", "01-base-model.yaml"):
+            apply_file(kube, MANIFESTS / name, NAMESPACE)
+        wait_for(lambda: kube.get(KubeREST.path_for("Job", NAMESPACE, "tiny-llama"))["status"].get("succeeded"), 300,
+                 interval=0.5, what="the tiny model to be built")
+        apply_file(kube, MANIFESTS / "02-vllm.yaml", NAMESPACE)
+        say("kubectl apply -f examples/demo/03-trainingjob.yaml")
+        apply_file(kube, MANIFESTS / "03-trainingjob.yaml", NAMESPACE)
+        status = follow_training(kube)
+        if status.get("phase") != "Succeeded":
+            say(f"training failed: {status.get('reason')}: {status.get('message')}")
+            return 1
+        model = status["modelRef"]["name"]
+        metrics = status.get("metrics") or {}
+        say(f"trained in {metrics.get('runtimeSeconds', 0):.1f}s, final loss {metrics.get('trainLoss', 0):.3f}; "
+            f"registered FineTunedModel {model}")
+        say("waiting for vLLM and the hot-load of the adapter on every replica")
+        replicas = kube.get(KubeREST.path_for("Deployment", NAMESPACE, "vllm"))["spec"]["replicas"]
+        wait_for(lambda: _status(kube, "finetunedmodels", model).get("loaded") == f"{replicas}/{replicas}", 600,
+                 interval=0.5, what=f"FineTunedModel {model} to be loaded on all {replicas} replicas")
+        ftm = _status(kube, "finetunedmodels", model)
+        for target in ftm["targets"]:
+            for pod in target["pods"]:
+                print(f"    {target['deployment']}/{pod['name']} ({pod['ip']}): loaded={pod['loaded']} "
+                      f"at {pod.get('loadedAt')}")
+        restarts = sum(s.get("restartCount", 0) for p in kube.get(KubeREST.path_for("Pod", NAMESPACE),
+                                                                  labelSelector="app=vllm")["items"]
+                       for s in p["status"].get("containerStatuses") or [])
+        say(f"Serving on {ftm['loaded']} replicas, {restarts} restarts")
+        ips = [pod["ip"] for target in ftm["targets"] for pod in target["pods"]]
+        ask = client_job(ips, model)
+        ask["metadata"]["namespace"] = NAMESPACE
+        kube.delete(KubeREST.path_for("Job", NAMESPACE, ask["metadata"]["name"]), {"propagationPolicy": "Background"})
+        wait_for(lambda: kube.get_or_none(KubeREST.path_for("Job", NAMESPACE, ask["metadata"]["name"])) is None, 30)
+        kube.create(KubeREST.path_for("Job", NAMESPACE), ask)
+        pod = wait_for(lambda: next((p for p in kube.get(KubeREST.path_for("Pod", NAMESPACE),
+                                                         labelSelector=f"job-name={ask['metadata']['name']}")["items"]
+                                     if p["status"].get("phase") in ("Succeeded", "Failed")), None), 120,
+                       what="the client pod")
+        terminated = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+        if pod["status"]["phase"] != "Succeeded":
+            say(f"the client failed: {terminated.get('message')}")
+            return 1
+        say(f"completions for {PROMPT!r}:")
+        for answer in json.loads(terminated["message"]):
+            print(f"    pod {answer['pod']}\n      base (tiny-llama): {answer['base']!r}\n"
+                  f"      adapter ({model}): {answer['adapter']!r}")
+        say(f"done. kubectl --kubeconfig {os.environ.get('KUBECONFIG', '<kubeconfig>')} -n {NAMESPACE} get tj,ftm")
+        return 0
+    finally:
+        if operator is not None:
+            operator.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run the kubetune quickstart end to end.")
+    parser.add_argument("--state-dir", type=Path, default=REPO / ".state" / "demo")
+    parser.add_argument("--keep", action="store_true", help="keep the local cluster running until Ctrl-C")
+    args = parser.parse_args(argv)
+    args.state_dir.mkdir(parents=True, exist_ok=True)
+    kubeconfig = os.environ.get("KUBECONFIG")
+    if kubeconfig:
+        say(f"using the current kubeconfig {kubeconfig}")
+        kube = KubeREST.from_kubeconfig(kubeconfig)
+        # Run the operator here unless one is already installed in the cluster (e.g. by the Helm chart).
+        installed = kube.get(KubeREST.path_for("Deployment"), labelSelector="app.kubernetes.io/name=kubetune")
+        sys.exit(run(kube, None if installed.get("items") else Path(kubeconfig), args.state_dir))
+    say("starting a local Kubernetes control plane and a process node")
+    root = args.state_dir / "cluster"
+    shutil.rmtree(root, ignore_errors=True)  # a fresh cluster each time: its certificates are new
+    cluster = LocalCluster(root=root)
+    cluster.start()
+    os.environ["KUBECONFIG"] = str(cluster.kubeconfig)
+    try:
+        code = run(cluster.api, cluster.kubeconfig, args.state_dir)
+        if args.keep and code == 0:
+            say(f"cluster kept running; export KUBECONFIG={cluster.kubeconfig} (Ctrl-C stops it)")
+            while True:
+                time.sleep(3600)
+    except KeyboardInterrupt:
+        code = 130
+    finally:
+        cluster.stop()
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()
