@@ -117,7 +117,7 @@ class CheckpointStore:
                 shutil.rmtree(checkpoint.path, ignore_errors=True)
 
 
-class CheckpointCallback(TrainerCallback):  # type: ignore[misc]
+class CheckpointCallback(TrainerCallback):
     """Marks each checkpoint complete right after the Trainer saves it, rotates old ones, and turns SIGTERM
     (preemption, eviction) into one last checkpoint and a clean stop."""
 

@@ -60,7 +60,7 @@ def write_adapter(model: Any, tokenizer: Any, config: TrainerConfig, facts: dict
         model.save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
         _set_base_model(staging / ADAPTER_CONFIG, config.base_model.name)
-        files = {
+        files: dict[str, dict[str, Any]] = {
             p.relative_to(staging).as_posix(): {"sha256": sha256_file(p), "sizeBytes": p.stat().st_size}
             for p in sorted(staging.rglob("*"))
             if p.is_file()
@@ -88,7 +88,7 @@ def write_adapter(model: Any, tokenizer: Any, config: TrainerConfig, facts: dict
         raise
     weights = files[ADAPTER_WEIGHTS]
     log.info("adapter written to %s (sha256 %s)", target, weights["sha256"])
-    return WrittenAdapter(target, weights["sha256"], weights["sizeBytes"], manifest)
+    return WrittenAdapter(target, str(weights["sha256"]), int(weights["sizeBytes"]), manifest)
 
 
 def _set_base_model(path: Path, served_name: str) -> None:

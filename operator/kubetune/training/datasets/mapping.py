@@ -22,7 +22,7 @@ from typing import Any
 from kubetune.training.errors import ConfigInvalid, DatasetInvalid
 
 Values = Mapping[str, Any]
-_encode = json.encoder.encode_basestring  # type: ignore[attr-defined]  # the C string escaper json.dumps uses
+_encode: Callable[[str], str] = json.encoder.encode_basestring  # the C string escaper json.dumps uses
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ def _finite(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-class ProgressCallback(TrainerCallback):  # type: ignore[misc]
+class ProgressCallback(TrainerCallback):
     """Every hook does O(1) work and swallows its own errors: reporting must never fail or slow training."""
 
     def __init__(self, tracker: ProgressTracker) -> None:
