@@ -6,6 +6,7 @@ import json
 import signal
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 from trainer_harness import (
@@ -63,3 +64,35 @@ def test_sigkill_after_checkpoint_then_restart_resumes(tmp_path: Path, tiny_mode
     assert steps == sorted(set(steps))
     manifest = json.loads((Path(config["output"]["dir"]) / "kubetune-manifest.json").read_text())
     assert manifest["resumedFromStep"] == resume_step
+
+
+def wait_for_step(config: dict, proc: subprocess.Popen[bytes], step: int, timeout: float) -> None:
+    url = f"http://127.0.0.1:{config['progress']['port']}/progress"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if json.loads(response.read())["step"] >= step:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"step {step} not reached (exit code {proc.poll()})")
+
+
+def test_sigterm_saves_a_checkpoint_and_stops_retriably(tmp_path: Path, tiny_model: Path) -> None:
+    data = write_jsonl(tmp_path / "train.jsonl", [conversation(p, a) for p, a in MEMO])
+    config = job_config(tmp_path, tiny_model, {"format": "openai", "path": str(data)},
+                        hyperparameters={"maxSteps": 1000, "batchSize": 4},
+                        checkpoint={"everySteps": 500, "keep": 2}, progress={"logEverySteps": 10})
+    proc = subprocess.Popen(trainer_command(write_config(tmp_path, config)), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=trainer_env())
+    wait_for_step(config, proc, 3, timeout=300)
+    proc.send_signal(signal.SIGTERM)  # eviction or preemption
+    assert proc.wait(120) == 1
+    result = read_result(config)
+    assert (result["phase"], result["reason"]) == ("Failed", "Preempted")
+    checkpoints = Path(config["output"]["checkpointsDir"])
+    marked = [int(p.parent.name.split("-")[1]) for p in checkpoints.glob(f"checkpoint-*/{MARKER}")]
+    assert len(marked) == 1 and 3 <= marked[0] < 500  # saved on the signal, not on the schedule
+    assert f"stopped by SIGTERM at step {marked[0]}" in result["message"]

@@ -12,7 +12,7 @@ from .lengths import TokenCounter
 from .records import Example, ExampleKind, kind_of
 from .sources import open_rows
 from .split import bucket, split
-from .validation import Accepted, ValidationReport, validate
+from .validation import ValidationReport, validate
 
 log = logging.getLogger(__name__)
 
@@ -53,22 +53,24 @@ def load_dataset(
 ) -> PreparedDataset:
     """Read, validate, police and split ``config``'s rows. ``report`` (filled as rows are read) outlives a failure."""
     report = report if report is not None else ValidationReport()
+    examples: list[Example] = []
+    tokens: list[int] = []
+    buckets: list[float] = []
     with open_rows(config) as rows:
-        accepted: list[Accepted] = list(
-            validate(rows, config.format, report, counter=counter, max_seq_length=max_seq_length)
-        )
+        for accepted in validate(rows, config.format, report, counter=counter, max_seq_length=max_seq_length):
+            examples.append(accepted.example)
+            tokens.append(accepted.tokens or 0)
+            buckets.append(bucket(accepted.canonical, config.seed))  # the canonical bytes are not kept
     check_rejections(report, config.max_rejected_fraction)
-    buckets = [bucket(a.canonical, config.seed) for a in accepted]
-    train, validation = split(accepted, buckets, config.validation_split)
-    train_tokens = sum(a.tokens or 0 for a in train) if counter else None
+    train, validation = split(range(len(examples)), buckets, config.validation_split)
     log.info(
         "dataset: %d rows, %d valid (%d train, %d validation), %d rejected, sha256 %s",
         report.rows, report.accepted, len(train), len(validation), report.rejected, report.sha256,
     )
     return PreparedDataset(
-        train=[a.example for a in train],
-        validation=[a.example for a in validation],
+        train=[examples[i] for i in train],
+        validation=[examples[i] for i in validation],
         report=report,
-        kind=kind_of(accepted[0].example),
-        train_tokens=train_tokens,
+        kind=kind_of(examples[0]),
+        train_tokens=sum(tokens[i] for i in train) if counter else None,
     )
