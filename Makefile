@@ -11,7 +11,7 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 PYTEST_ARGS ?=
 
-.PHONY: all venv kube crds lint test test-unit demo bench clean-venv
+.PHONY: all venv kube helm crds deploy lint test test-unit demo clean-venv
 all: test
 
 $(VENV)/.installed: pyproject.toml
@@ -27,15 +27,21 @@ venv: $(VENV)/.installed
 kube:
 	bash hack/build-kube.sh
 
+helm:
+	bash hack/build-helm.sh
+
 crds: venv
 	$(PY) -m kubetune.api.crdgen crds
+
+deploy: venv helm
+	$(PY) -m kubetune.devcluster.deploy
 
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 
-test: venv kube
+test: venv kube helm
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 demo: venv kube

@@ -80,7 +80,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kubetune", description="kubetune: LLM fine-tuning on Kubernetes.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_dataset_commands(subparsers)
+    add_operator_commands(subparsers)
     return parser
+
+
+def add_operator_commands(subparsers: Any) -> None:
+    from kubetune.operator import build_parser as operator_parser
+
+    operator = subparsers.add_parser("operator", help="run the kubetune operator (kopf)")
+    operator_parser(operator)
+    operator.set_defaults(handler=run_operator)
+
+
+def run_operator(args: argparse.Namespace) -> int:
+    from kubetune.operator import run
+
+    run(args)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from kubetune.devcluster.controlplane import LocalCluster
+from kubetune.devcluster.deploy import NAMESPACE, helm_template
 from kubetune.devcluster.kubeapi import KubeREST
 from kubetune.devcluster.operator_process import OperatorProcess
 
@@ -18,12 +20,28 @@ OPERATOR_ENV = {"KUBETUNE_PROGRESS_INTERVAL": "1", "KUBETUNE_TRAINER_IMAGE": "ku
 BASE_MODEL_NAME = "tiny-llama"
 
 
+def install_chart_rbac(cluster: LocalCluster) -> str:
+    """Apply the Helm chart's ServiceAccount and RBAC (rendered by the real helm); return the account's name."""
+    cluster.create_namespace(NAMESPACE)
+    account = None
+    for doc in yaml.safe_load_all(helm_template(include_crds=False)):
+        if doc and doc["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"):
+            cluster.api.apply(doc)
+            if doc["kind"] == "ServiceAccount":
+                account = doc["metadata"]["name"]
+    assert account, "the chart renders no ServiceAccount"
+    return account
+
+
 @pytest.fixture(scope="session")
 def operator(cluster: LocalCluster, crds: list[dict[str, Any]],
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
-    """The operator, watching all namespaces, as `kubetune operator` runs it."""
-    log = tmp_path_factory.mktemp("operator") / "operator.log"
-    process = OperatorProcess(kubeconfig=cluster.kubeconfig, log_path=log, env=OPERATOR_ENV).start()
+    """The operator, watching all namespaces, as `kubetune operator` runs it, with the chart's RBAC and nothing
+    more: it authenticates as the chart's ServiceAccount, so a verb the chart forgot fails the tests."""
+    work = tmp_path_factory.mktemp("operator")
+    account = install_chart_rbac(cluster)
+    kubeconfig = cluster.service_account_kubeconfig(NAMESPACE, account, work / "operator.kubeconfig")
+    process = OperatorProcess(kubeconfig=kubeconfig, log_path=work / "operator.log", env=OPERATOR_ENV).start()
     yield process
     process.stop()
 

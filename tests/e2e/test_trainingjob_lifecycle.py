@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,10 @@ def test_trainingjob_trains_reports_progress_and_registers_a_model(
 
     reasons = [e["reason"] for e in events_for(kube, namespace, "support-bot")]
     assert "Training" in reasons and "Completed" in reasons, reasons
+    # The operator's own metrics count the transitions it made.
+    with urllib.request.urlopen(f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=5) as resp:
+        metrics = resp.read().decode()
+    assert 'kubetune_phase_transitions_total{kind="TrainingJob",phase="Succeeded"}' in metrics
     # kopf's create handler ran exactly once for this object (the rest is level-triggered reconciliation).
     created = f"[{namespace}/support-bot] Handler 'trainingjob_create' succeeded"
     assert operator.log_path.read_text().count(created) == 1

@@ -26,6 +26,7 @@ from ..serving.targets import (
     target_facts,
 )
 from ..serving.vllm import VLLMClient
+from .metrics import ADAPTER_LOADS, RECONCILES, ROLLOUT_SECONDS, TRANSITIONS
 from .model_validation import PENDING, Verdict, check_report, check_target, forget_validation_pod, inspect_adapter
 from .resources import FINETUNEDMODELS
 from .runtime import Runtime
@@ -170,6 +171,7 @@ async def _patch(client: KubeClient, ns: str, name: str, status: Json) -> None:
 
 def _emit(body: Json, old: str | None, new: str, reason: str, message: str) -> None:
     if old != new:
+        TRANSITIONS.labels("FineTunedModel", new).inc()
         kind = "Warning" if new in ("Failed", "Degraded") else "Normal"
         kopf.event(body, type=kind, reason=reason, message=f"{old or 'New'} -> {new}: {message}"[:1000])
 
@@ -191,7 +193,12 @@ async def reconcile_finetunedmodel(runtime: Runtime, namespace: str, name: str) 
         body = await runtime.client.get_or_none(FINETUNEDMODELS, name, namespace)
         if body is None or body["metadata"].get("deletionTimestamp"):
             return
-        await _reconcile(runtime, body)
+        try:
+            await _reconcile(runtime, body)
+        except Exception:
+            RECONCILES.labels("FineTunedModel", "error").inc()
+            raise
+        RECONCILES.labels("FineTunedModel", "ok").inc()
 
 
 async def _validated(runtime: Runtime, body: Json, ftm: FineTunedModel) -> Json | None:
@@ -260,8 +267,12 @@ async def _reconcile(runtime: Runtime, body: Json) -> None:
     vllm = vllm_client(runtime)
     for state in states:
         if state.problem is None and state.pods and state.lora_path:
-            state.outcomes = await load_everywhere(vllm, state.pods, ftm.spec.served_name, state.lora_path,
-                                                   state.api_key, rollout_policy(runtime))
+            with ROLLOUT_SECONDS.time():
+                state.outcomes = await load_everywhere(vllm, state.pods, ftm.spec.served_name, state.lora_path,
+                                                       state.api_key, rollout_policy(runtime))
+            for outcome in state.outcomes:
+                ADAPTER_LOADS.labels("failed" if not outcome.loaded else
+                                     "loaded" if outcome.attempted else "present").inc()
     previous = {t["deployment"]: t for t in status.get("targets") or []}
     target_status = [_target_status(s, previous.get(s.target.deployment)) for s in states]
     phase, reason, message = _phase(states)

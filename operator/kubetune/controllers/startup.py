@@ -11,6 +11,7 @@ import kopf
 from ..builders.naming import MANAGED_BY, OPERATOR, TRAININGJOB
 from ..kube import KubeClient
 from ..settings import OperatorSettings
+from .metrics import serve as serve_metrics
 from .runtime import Runtime
 
 PREFIX = "kubetune.dev"
@@ -42,6 +43,7 @@ async def operator_startup(settings: kopf.OperatorSettings, memo: Any, logger: A
     operator_settings = getattr(memo, "operator_settings", None) or OperatorSettings.from_env()
     http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256))
     memo.runtime = Runtime(settings=operator_settings, client=KubeClient.discover(), http=http)
+    serve_metrics(operator_settings.metrics_port)
     logger.info("kubetune operator started (trainer image %s)", operator_settings.trainer_image)
 
 

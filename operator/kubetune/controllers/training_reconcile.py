@@ -12,6 +12,7 @@ import kopf
 from ..api import InvalidResource, TrainingJob, parse_resource, set_condition
 from ..builders.training import UnsupportedSpec, trainer_name
 from ..kube import KubeClient
+from .metrics import RECONCILES, TRANSITIONS
 from .resources import TRAININGJOBS
 from .runtime import Runtime
 from .training_children import (
@@ -51,6 +52,7 @@ def _conditions(previous: list[Json], obs: Observation, generation: int | None, 
 def _emit_transition(body: Json, old_phase: str | None, new_phase: str, reason: str, message: str) -> None:
     if old_phase == new_phase:
         return
+    TRANSITIONS.labels("TrainingJob", new_phase).inc()
     kind = "Warning" if new_phase == "Failed" or reason.endswith("NotFound") else "Normal"
     kopf.event(body, type=kind, reason=reason, message=f"{old_phase or 'New'} -> {new_phase}: {message}"[:1000])
 
@@ -79,7 +81,15 @@ async def reconcile_trainingjob(runtime: Runtime, namespace: str, name: str, coa
         body = await runtime.client.get_or_none(TRAININGJOBS, name, namespace)
         if body is None or body["metadata"].get("deletionTimestamp"):
             return
-        await _reconcile(runtime, body)
+        try:
+            await _reconcile(runtime, body)
+        except kopf.TemporaryError:
+            RECONCILES.labels("TrainingJob", "retry").inc()
+            raise
+        except Exception:
+            RECONCILES.labels("TrainingJob", "error").inc()
+            raise
+        RECONCILES.labels("TrainingJob", "ok").inc()
 
 
 async def _reconcile(runtime: Runtime, body: Json) -> None:

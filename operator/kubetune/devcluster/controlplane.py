@@ -17,6 +17,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from .kubeapi import ApiError, KubeREST
 from .lifetime import die_with_parent
 from .pki import PKI
@@ -272,6 +274,22 @@ class LocalCluster:
                 raise ControlPlaneError(f"namespace {name}: default service account not created")
             time.sleep(0.1)
         return name
+
+    def service_account_kubeconfig(self, namespace: str, name: str, path: Path) -> Path:
+        """A kubeconfig that authenticates as a ServiceAccount (a bound token), to run a client with only its RBAC."""
+        token = self.api.create(KubeREST.path("v1", "serviceaccounts", namespace, name, "token"), {
+            "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+            "spec": {"expirationSeconds": 86400}})["status"]["token"]
+        config = {
+            "apiVersion": "v1", "kind": "Config", "current-context": "sa",
+            "clusters": [{"name": "local", "cluster": {"server": self.server,
+                                                       "certificate-authority": str(self.root / "pki" / "ca.crt")}}],
+            "users": [{"name": name, "user": {"token": token}}],
+            "contexts": [{"name": "sa", "context": {"cluster": "local", "user": name, "namespace": namespace}}],
+        }
+        path.write_text(yaml.safe_dump(config))
+        path.chmod(0o600)
+        return path
 
     # -- stop --------------------------------------------------------------------------------------------------
     def stop(self) -> None:

@@ -23,6 +23,7 @@ class OperatorProcess:
     namespaces: tuple[str, ...] = ()
     proc: subprocess.Popen[bytes] | None = None
     liveness_port: int = 0
+    metrics_port: int = 0
     starts: int = 0
 
     def start(self, wait: bool = True) -> OperatorProcess:
@@ -31,7 +32,8 @@ class OperatorProcess:
                 "--liveness", f"http://127.0.0.1:{self.liveness_port}/healthz"]
         for ns in self.namespaces:
             argv += ["--namespace", ns]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
+        self.metrics_port = free_port()
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "KUBETUNE_METRICS_PORT": str(self.metrics_port), **self.env}
         with self.log_path.open("ab") as out:
             out.write(f"\n===== operator start {self.starts + 1} =====\n".encode())
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env,

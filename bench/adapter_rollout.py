@@ -1,0 +1,206 @@
+"""Adapter go-live on a 3-replica vLLM CPU Deployment, on the local cluster, with the real operator.
+
+Reports:
+- apply -> Serving and Validated -> Serving (all 3 replicas loaded), median and p95 over N FineTunedModels;
+- a replacement pod's Ready -> the adapters loaded on it;
+- failed requests to another served model (the base) while rollouts run;
+- the baseline, side by side: what a restart-based rollout (KAITO-style, adapters only at start-up) costs, measured
+  as one pod's delete -> replacement Ready on the same Deployment. The ratio is hot-load time / restart time.
+
+    .venv/bin/python bench/adapter_rollout.py [--adapters 10] [--replacements 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from kubetune.api.crdgen import crd_manifests
+from kubetune.devcluster import vllm_server
+from kubetune.devcluster.adapters import make_adapter
+from kubetune.devcluster.controlplane import LocalCluster
+from kubetune.devcluster.kubeapi import KubeREST
+from kubetune.devcluster.operator_process import OperatorProcess
+from kubetune.devcluster.tinymodel import cached_tiny_model
+from kubetune.devcluster.waiting import wait_for
+
+NS = "bench"
+BASE = "tiny-llama"
+REPLICAS = 3
+RESULTS = Path(__file__).parent / "results" / "adapter_rollout.json"
+Json = dict[str, Any]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def ftm_path(name: str | None = None) -> str:
+    return KubeREST.path("kubetune.dev/v1alpha1", "finetunedmodels", NS, name)
+
+
+def ready_pods(kube: KubeREST) -> list[Json]:
+    pods = kube.get(KubeREST.path_for("Pod", NS), labelSelector="app=vllm")["items"]
+    return [p for p in pods if not p["metadata"].get("deletionTimestamp") and any(
+        c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions") or [])]
+
+
+class BaseModelLoad(threading.Thread):
+    """Steady requests to the base model on every pod: the traffic a rollout must not disturb."""
+
+    def __init__(self, kube: KubeREST) -> None:
+        super().__init__(daemon=True)
+        self.kube = kube
+        self.ok = self.failed = 0
+        self.errors: list[str] = []
+        self.stop = threading.Event()
+        self.pause = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            if self.pause.is_set():
+                time.sleep(0.05)
+                continue
+            for pod in ready_pods(self.kube):
+                try:
+                    vllm_server.completion(f"http://{pod['status']['podIP']}:8000", BASE, "Hello", max_tokens=2,
+                                           timeout=30)
+                    self.ok += 1
+                except (OSError, ValueError) as e:
+                    self.failed += 1
+                    self.errors.append(f"{pod['metadata']['name']}: {e}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--adapters", type=int, default=10)
+    parser.add_argument("--replacements", type=int, default=2)
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="kubetune-bench-rollout-"))
+    cluster = LocalCluster(root=root / "cluster").start()
+    operator = OperatorProcess(kubeconfig=cluster.kubeconfig, log_path=root / "operator.log")
+    try:
+        kube = cluster.api
+        for crd in crd_manifests():
+            kube.apply(crd)
+        time.sleep(2)
+        operator.start()
+        cluster.create_namespace(NS)
+        for claim in ("adapters",):
+            kube.create(KubeREST.path_for("PersistentVolumeClaim", NS), {
+                "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": claim},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})
+        model = cached_tiny_model(Path.home() / ".cache" / "kubetune" / "models")
+        adapters = cluster.volume_path(NS, "adapters")
+        print(f"making {args.adapters} adapters", flush=True)
+        for i in range(args.adapters):
+            if i == 0:
+                make_adapter(model, adapters / "a0", rank=8, seed=0)
+            else:
+                shutil.copytree(adapters / "a0", adapters / f"a{i}")
+        deployment = vllm_server.vllm_deployment(
+            "vllm", model, served_name=BASE, replicas=REPLICAS, max_lora_rank=8,
+            extra_volumes=[{"name": "adapters", "persistentVolumeClaim": {"claimName": "adapters"}}],
+            extra_mounts=[{"name": "adapters", "mountPath": "/adapters", "readOnly": True}])
+        # Room for every adapter at once: vLLM evicts beyond --max-loras / --max-cpu-loras.
+        deployment["spec"]["template"]["spec"]["containers"][0]["args"] += ["--max-cpu-loras", str(args.adapters + 2)]
+        deployment["metadata"]["namespace"] = NS
+        kube.create(KubeREST.path_for("Deployment", NS), deployment)
+        print("waiting for 3 vLLM replicas", flush=True)
+        wait_for(lambda: len(ready_pods(kube)) == REPLICAS, 900, interval=1, what="3 ready vLLM replicas")
+        load = BaseModelLoad(kube)
+        load.start()
+
+        apply_to_serving, validated_to_serving = [], []
+        for i in range(args.adapters):
+            name = f"a{i}"
+            body = {"apiVersion": "kubetune.dev/v1alpha1", "kind": "FineTunedModel", "metadata": {"name": name},
+                    "spec": {"baseModel": {"name": BASE}, "servedName": name,
+                             "adapter": {"pvc": {"claimName": "adapters", "path": name}},
+                             "serving": {"targets": [{"deployment": "vllm", "port": 8000}]}}}
+            applied = time.monotonic()
+            kube.create(ftm_path(), body)
+            validated = None
+            while True:
+                status = (kube.get(ftm_path(name)).get("status") or {})
+                if validated is None and any(c["type"] == "Validated" and c["status"] == "True"
+                                             for c in status.get("conditions") or []):
+                    validated = time.monotonic()
+                if status.get("phase") == "Serving" and status.get("loaded") == f"{REPLICAS}/{REPLICAS}":
+                    served = time.monotonic()
+                    break
+                if status.get("phase") in ("Failed", "Degraded"):
+                    raise RuntimeError(f"{name}: {status}")
+                time.sleep(0.01)
+            apply_to_serving.append(served - applied)
+            validated_to_serving.append(served - (validated or served))
+            print(f"  {name}: apply->Serving {served - applied:.3f}s, validated->Serving "
+                  f"{served - (validated or served):.3f}s", flush=True)
+        for pod in ready_pods(kube):
+            served = {m["id"] for m in vllm_server.models(f"http://{pod['status']['podIP']}:8000")}
+            assert all(f"a{i}" in served for i in range(args.adapters)), served
+
+        replacement_ready_to_loaded, restart_baseline = [], []
+        for _ in range(args.replacements):
+            before = {p["metadata"]["name"] for p in ready_pods(kube)}
+            victim = sorted(before)[0]
+            deleted = time.monotonic()
+            load.pause.set()  # requests to a pod being deleted would fail for reasons unrelated to rollouts
+            kube.delete(KubeREST.path_for("Pod", NS, victim))
+            new = wait_for(lambda b=before: next((p for p in ready_pods(kube) if p["metadata"]["name"] not in b),
+                                                  None), 900, interval=0.02, what="replacement Ready")
+            ready_at = time.monotonic()
+            load.pause.clear()
+            url = f"http://{new['status']['podIP']}:8000/v1/models"
+
+            def all_loaded(u: str = url) -> bool:
+                with urllib.request.urlopen(u, timeout=5) as resp:
+                    ids = {m["id"] for m in json.loads(resp.read())["data"]}
+                return all(f"a{i}" in ids for i in range(args.adapters))
+
+            wait_for(all_loaded, 60, interval=0.01, what="adapters on the replacement")
+            replacement_ready_to_loaded.append(time.monotonic() - ready_at)
+            restart_baseline.append(ready_at - deleted)
+            print(f"  replacement {new['metadata']['name']}: Ready after {ready_at - deleted:.1f}s, "
+                  f"{args.adapters} adapters loaded {replacement_ready_to_loaded[-1]:.3f}s after Ready", flush=True)
+        load.stop.set()
+        load.join()
+        restarts = sum(s.get("restartCount", 0) for p in ready_pods(kube)
+                       for s in p["status"].get("containerStatuses") or [])
+        median_restart = statistics.median(restart_baseline) if restart_baseline else None
+        result = {
+            "replicas": REPLICAS,
+            "adapters": args.adapters,
+            "apply_to_serving_s": {"median": statistics.median(apply_to_serving),
+                                   "p95": percentile(apply_to_serving, 0.95)},
+            "validated_to_serving_s": {"median": statistics.median(validated_to_serving),
+                                       "p95": percentile(validated_to_serving, 0.95)},
+            "replacement_ready_to_loaded_s": {"median": statistics.median(replacement_ready_to_loaded),
+                                              "max": max(replacement_ready_to_loaded)}
+            if replacement_ready_to_loaded else None,
+            "baseline_restart_rollout_s": {"median": median_restart},
+            "ratio_hotload_vs_restart": (statistics.median(validated_to_serving) / median_restart)
+            if median_restart else None,
+            "other_model_requests": {"ok": load.ok, "failed": load.failed, "errors": load.errors[:5]},
+            "restarts_during_hot_loads": restarts,
+        }
+        RESULTS.parent.mkdir(exist_ok=True)
+        RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result, indent=2))
+    finally:
+        operator.stop()
+        cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""The plain-YAML install and the namespaced chart are accepted by the real API server (server-side dry run)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from kubetune.devcluster import deploy
+from kubetune.devcluster.kubeapi import KubeREST
+
+pytestmark = pytest.mark.cluster
+
+
+def plural(kind: str) -> str:
+    return {"ClusterRole": "clusterroles", "ClusterRoleBinding": "clusterrolebindings", "Role": "roles",
+            "RoleBinding": "rolebindings"}.get(kind, kind.lower() + "s")
+
+
+def dry_run_create(kube: KubeREST, doc: dict[str, Any], namespace: str | None) -> None:
+    path = KubeREST.path_for(doc["kind"], namespace, api_version=doc["apiVersion"], plural=plural(doc["kind"]))
+    kube.request("POST", path, doc, query={"dryRun": "All"})
+
+
+def test_kubectl_apply_install_is_valid(kube: KubeREST, crds: list[dict[str, Any]]) -> None:
+    docs = [d for d in yaml.safe_load_all((deploy.REPO / "deploy" / "kubetune.yaml").read_text()) if d]
+    kube.apply(docs[0])  # the namespace, for real: the rest is dry-run inside it
+    for doc in docs[1:]:
+        if doc["kind"] == "CustomResourceDefinition":
+            continue  # installed for real by the crds fixture, from the same generator
+        dry_run_create(kube, doc, deploy.NAMESPACE)
+
+
+def test_namespaced_chart_is_valid(kube: KubeREST, namespace: str) -> None:
+    docs = [d for d in yaml.safe_load_all(deploy.helm_template({"watchNamespaces": [namespace]}, namespace=namespace,
+                                                               include_crds=False)) if d]
+    for doc in docs:
+        dry_run_create(kube, doc, doc["metadata"].get("namespace", namespace))
