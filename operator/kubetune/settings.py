@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 DEFAULT_IMAGE = "ghcr.io/kubetune/trainer:0.1.0"
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
 @dataclass(frozen=True)
@@ -70,15 +72,21 @@ class OperatorSettings:
         for f in fields(cls):
             if f.name == "extra":
                 continue
-            raw = env.get(f"KUBETUNE_{f.name.upper()}")
+            variable = f"KUBETUNE_{f.name.upper()}"
+            raw = env.get(variable)
             if raw is None:
                 continue
-            if f.type in ("int", int):
-                values[f.name] = int(raw)
-            elif f.type in ("float", float):
-                values[f.name] = float(raw)
+            if f.type in ("int", int, "float", float):
+                is_int = f.type in ("int", int)
+                try:
+                    values[f.name] = int(raw) if is_int else float(raw)
+                except ValueError as e:  # stop at start-up naming the variable, not with a bare int() error
+                    raise ValueError(f"{variable}={raw!r}: expected {'an integer' if is_int else 'a number'}") from e
             elif f.type in ("bool", bool):
-                values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
+                word = raw.strip().lower()
+                if word not in _TRUE + _FALSE:
+                    raise ValueError(f"{variable}={raw!r}: expected one of {', '.join(_TRUE + _FALSE)}")
+                values[f.name] = word in _TRUE
             elif f.name == "namespaces":
                 values[f.name] = tuple(n.strip() for n in raw.split(",") if n.strip())
             else:

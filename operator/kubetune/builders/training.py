@@ -146,7 +146,8 @@ def _plan(tj: TrainingJob, settings: OperatorSettings) -> tuple[TrainerConfig, _
         method=spec.method,
         backend=spec.backend,
         lora=LoraSettings(r=spec.lora.r, alpha=spec.lora.alpha, dropout=spec.lora.dropout,
-                          target_modules=spec.lora.target_modules),
+                          target_modules=list(spec.lora.target_modules)
+                          if isinstance(spec.lora.target_modules, list) else "all-linear"),
         hyperparameters=Hyperparameters(
             epochs=hp.epochs, max_steps=hp.max_steps, batch_size=hp.batch_size,
             gradient_accumulation_steps=hp.gradient_accumulation_steps, learning_rate=hp.learning_rate,

@@ -14,21 +14,23 @@ from .model_reconcile import reconcile_finetunedmodel, unload_targets
 from .runtime import Runtime
 
 FTM = (GROUP, VERSION, "finetunedmodels")
-VALIDATOR_LABELS = {MANAGED_BY: OPERATOR, "app.kubernetes.io/component": COMPONENT, FINETUNEDMODEL: kopf.PRESENT}
+VALIDATOR_LABELS: dict[str, Any] = {
+    MANAGED_BY: OPERATOR, "app.kubernetes.io/component": COMPONENT, FINETUNEDMODEL: kopf.PRESENT}
 
 
 def _runtime(memo: Any) -> Runtime:
-    return memo.runtime  # type: ignore[no-any-return]
+    runtime: Runtime = memo.runtime
+    return runtime
 
 
 @kopf.on.resume(*FTM)
 @kopf.on.create(*FTM)
-async def finetunedmodel_create(name: str, namespace: str, memo: Any, **_: Any) -> None:
-    await reconcile_finetunedmodel(_runtime(memo), namespace, name)
+async def finetunedmodel_create(name: str, namespace: str | None, memo: Any, **_: Any) -> None:
+    await reconcile_finetunedmodel(_runtime(memo), namespace or "", name)
 
 
 @kopf.on.update(*FTM, field="spec.serving")
-async def finetunedmodel_targets_changed(name: str, namespace: str, body: Any, old: Any, new: Any, memo: Any,
+async def finetunedmodel_targets_changed(name: str, namespace: str | None, body: Any, old: Any, new: Any, memo: Any,
                                         logger: Any, **_: Any) -> None:
     runtime = _runtime(memo)
     kept = {t["deployment"] for t in (new or {}).get("targets") or []}
@@ -39,26 +41,26 @@ async def finetunedmodel_targets_changed(name: str, namespace: str, body: Any, o
         failures = await unload_targets(runtime, ftm, removed)
         logger.info("unloaded from removed target(s) %s%s", ", ".join(t.deployment for t in removed),
                     f"; not confirmed on {', '.join(failures)}" if failures else "")
-    await reconcile_finetunedmodel(runtime, namespace, name)
+    await reconcile_finetunedmodel(runtime, namespace or "", name)
 
 
 @kopf.on.event("", "v1", "pods", labels=VALIDATOR_LABELS)
-async def finetunedmodel_validation_pod_event(meta: Any, namespace: str, memo: Any, **_: Any) -> None:
-    await reconcile_finetunedmodel(_runtime(memo), namespace, meta["labels"][FINETUNEDMODEL])
+async def finetunedmodel_validation_pod_event(meta: Any, namespace: str | None, memo: Any, **_: Any) -> None:
+    await reconcile_finetunedmodel(_runtime(memo), namespace or "", meta["labels"][FINETUNEDMODEL])
 
 
 @kopf.daemon(*FTM, cancellation_timeout=2.0)
-async def finetunedmodel_pods(name: str, namespace: str, body: Any, stopped: Any, memo: Any, **_: Any) -> None:
+async def finetunedmodel_pods(name: str, namespace: str | None, body: Any, stopped: Any, memo: Any, **_: Any) -> None:
     runtime = _runtime(memo)
 
     async def reconcile() -> None:
-        await reconcile_finetunedmodel(runtime, namespace, name)
+        await reconcile_finetunedmodel(runtime, namespace or "", name)
 
-    await follow_targets(runtime, namespace, body, stopped, reconcile)
+    await follow_targets(runtime, namespace or "", body, stopped, reconcile)
 
 
 @kopf.on.delete(*FTM)
-async def finetunedmodel_delete(name: str, namespace: str, body: Any, memo: Any, logger: Any, **_: Any) -> None:
+async def finetunedmodel_delete(name: str, namespace: str | None, body: Any, memo: Any, logger: Any, **_: Any) -> None:
     """Unload from every pod before the object goes; bounded, so a gone pod never blocks deletion."""
     runtime = _runtime(memo)
     try:
@@ -69,4 +71,4 @@ async def finetunedmodel_delete(name: str, namespace: str, body: Any, memo: Any,
     failures = await unload_targets(runtime, ftm, ftm.spec.serving.targets if ftm.spec.serving else [])
     if failures:
         logger.warning("adapter %s not confirmed unloaded on %s", ftm.spec.served_name, ", ".join(sorted(failures)))
-    runtime.forget("FineTunedModel", namespace, name)
+    runtime.forget("FineTunedModel", namespace or "", name)

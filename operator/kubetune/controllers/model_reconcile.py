@@ -8,7 +8,7 @@ import base64
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
@@ -173,7 +173,8 @@ def _emit(body: Json, old: str | None, new: str, reason: str, message: str) -> N
     if old != new:
         TRANSITIONS.labels("FineTunedModel", new).inc()
         kind = "Warning" if new in ("Failed", "Degraded") else "Normal"
-        kopf.event(body, type=kind, reason=reason, message=f"{old or 'New'} -> {new}: {message}"[:1000])
+        text = f"{old or 'New'} -> {new}: {message}"[:1000]
+        kopf.event(cast(kopf.Body, body), type=kind, reason=reason, message=text)
 
 
 async def _fail(client: KubeClient, body: Json, verdict: Verdict, extra: Json | None = None) -> None:

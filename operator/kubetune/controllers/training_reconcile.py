@@ -5,7 +5,7 @@ and register its FineTunedModel on success. Level-triggered and idempotent; ever
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
@@ -54,7 +54,8 @@ def _emit_transition(body: Json, old_phase: str | None, new_phase: str, reason: 
         return
     TRANSITIONS.labels("TrainingJob", new_phase).inc()
     kind = "Warning" if new_phase == "Failed" or reason.endswith("NotFound") else "Normal"
-    kopf.event(body, type=kind, reason=reason, message=f"{old_phase or 'New'} -> {new_phase}: {message}"[:1000])
+    text = f"{old_phase or 'New'} -> {new_phase}: {message}"[:1000]
+    kopf.event(cast(kopf.Body, body), type=kind, reason=reason, message=text)
 
 
 async def _fail_permanently(runtime: Runtime, body: Json, reason: str, message: str) -> None:

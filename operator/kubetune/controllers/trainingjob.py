@@ -15,47 +15,48 @@ from .training_children import sync_suspend
 from .training_reconcile import reconcile_trainingjob
 
 TJ = (GROUP, VERSION, "trainingjobs")
-CHILD_LABELS = {MANAGED_BY: OPERATOR, TRAININGJOB: kopf.PRESENT}
+CHILD_LABELS: dict[str, Any] = {MANAGED_BY: OPERATOR, TRAININGJOB: kopf.PRESENT}
 
 
 def _runtime(memo: Any) -> Runtime:
-    return memo.runtime  # type: ignore[no-any-return]
+    runtime: Runtime = memo.runtime
+    return runtime
 
 
 @kopf.on.resume(*TJ)
 @kopf.on.create(*TJ)
-async def trainingjob_create(name: str, namespace: str, memo: Any, **_: Any) -> None:
-    await reconcile_trainingjob(_runtime(memo), namespace, name)
+async def trainingjob_create(name: str, namespace: str | None, memo: Any, **_: Any) -> None:
+    await reconcile_trainingjob(_runtime(memo), namespace or "", name)
 
 
 @kopf.on.update(*TJ, field="spec")
-async def trainingjob_update(name: str, namespace: str, body: Any, old: Any, new: Any, memo: Any,
+async def trainingjob_update(name: str, namespace: str | None, body: Any, old: Any, new: Any, memo: Any,
                              **_: Any) -> None:
     runtime = _runtime(memo)
     if (old or {}).get("suspend") != (new or {}).get("suspend"):
         await sync_suspend(runtime.client, parse_resource(body))  # type: ignore[arg-type]
-    await reconcile_trainingjob(runtime, namespace, name)
+    await reconcile_trainingjob(runtime, namespace or "", name)
 
 
 @kopf.on.event("batch", "v1", "jobs", labels=CHILD_LABELS)
-async def trainingjob_job_event(meta: Any, namespace: str, memo: Any, **_: Any) -> None:
-    await reconcile_trainingjob(_runtime(memo), namespace, meta["labels"][TRAININGJOB], coalesce=True)
+async def trainingjob_job_event(meta: Any, namespace: str | None, memo: Any, **_: Any) -> None:
+    await reconcile_trainingjob(_runtime(memo), namespace or "", meta["labels"][TRAININGJOB], coalesce=True)
 
 
 @kopf.on.event("", "v1", "pods", labels=CHILD_LABELS)
-async def trainingjob_pod_event(meta: Any, namespace: str, memo: Any, **_: Any) -> None:
-    await reconcile_trainingjob(_runtime(memo), namespace, meta["labels"][TRAININGJOB], coalesce=True)
+async def trainingjob_pod_event(meta: Any, namespace: str | None, memo: Any, **_: Any) -> None:
+    await reconcile_trainingjob(_runtime(memo), namespace or "", meta["labels"][TRAININGJOB], coalesce=True)
 
 
 @kopf.daemon(*TJ, when=lambda status, **_: status.get("phase") == "Running", cancellation_timeout=5.0)
-async def trainingjob_progress(name: str, namespace: str, uid: str, stopped: Any, memo: Any, **_: Any) -> None:
-    await follow_progress(_runtime(memo), namespace, name, uid, stopped)
+async def trainingjob_progress(name: str, namespace: str | None, uid: str, stopped: Any, memo: Any, **_: Any) -> None:
+    await follow_progress(_runtime(memo), namespace or "", name, uid, stopped)
 
 
 @kopf.on.delete(*TJ, optional=True)
-async def trainingjob_delete(name: str, namespace: str, memo: Any, **_: Any) -> None:
+async def trainingjob_delete(name: str, namespace: str | None, memo: Any, **_: Any) -> None:
     # Children go with their owner reference; only the in-memory lock is ours to drop.
-    _runtime(memo).forget("TrainingJob", namespace, name)
+    _runtime(memo).forget("TrainingJob", namespace or "", name)
 
 
 __all__ = ["TRAININGJOBS"]

@@ -27,7 +27,7 @@ def make_adapter(base_dir: Path, out_dir: Path, rank: int = 8, base_name: str = 
             if "lora_" in name:
                 param.mul_(4.0)
     out_dir.mkdir(parents=True, exist_ok=True)
-    peft_model.save_pretrained(out_dir, safe_serialization=True)
+    peft_model.save_pretrained(str(out_dir), safe_serialization=True)
     config_path = out_dir / "adapter_config.json"
     saved = json.loads(config_path.read_text())
     saved["base_model_name_or_path"] = base_name

@@ -222,7 +222,7 @@ class LocalCluster:
             sa_ok = api.get_or_none(KubeREST.path_for("ServiceAccount", "default", "default")) is not None
             node_ok = True
             if any(c.name == "process-node" for c in self.components):
-                node = api.get_or_none(KubeREST.path_for("Node", name=self.node_name))
+                node = api.get_or_none(KubeREST.path_for("Node", name=self.node_name)) or {}
                 node_ok = bool(node) and any(
                     c["type"] == "Ready" and c["status"] == "True" for c in node.get("status", {}).get("conditions", [])
                 ) and not any(t["key"].startswith("node.kubernetes.io/not-ready")

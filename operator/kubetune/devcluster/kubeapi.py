@@ -152,7 +152,7 @@ class KubeREST:
         return payload
 
     def get(self, path: str, **query: Any) -> Json:
-        return self.request("GET", path, query=query or None)  # type: ignore[no-any-return]
+        return self.request("GET", path, query=query or None)
 
     def get_or_none(self, path: str) -> Json | None:
         try:
@@ -163,19 +163,19 @@ class KubeREST:
             raise
 
     def create(self, path: str, body: Json) -> Json:
-        return self.request("POST", path, body)  # type: ignore[no-any-return]
+        return self.request("POST", path, body)
 
     def replace(self, path: str, body: Json) -> Json:
-        return self.request("PUT", path, body)  # type: ignore[no-any-return]
+        return self.request("PUT", path, body)
 
     def patch(self, path: str, body: Any, kind: str = "merge") -> Json:
         types = {"merge": "application/merge-patch+json", "json": "application/json-patch+json",
                  "strategic": "application/strategic-merge-patch+json"}
-        return self.request("PATCH", path, body, content_type=types[kind])  # type: ignore[no-any-return]
+        return self.request("PATCH", path, body, content_type=types[kind])
 
     def delete(self, path: str, body: Json | None = None, missing_ok: bool = True) -> Json | None:
         try:
-            return self.request("DELETE", path, body)  # type: ignore[no-any-return]
+            return self.request("DELETE", path, body)
         except ApiError as e:
             if e.status == 404 and missing_ok:
                 return None

@@ -96,7 +96,6 @@ def build_tiny_model(target: Path, spec: TinyModelSpec | None = None, served_nam
             eos_token_id=fast.eos_token_id,
             pad_token_id=fast.pad_token_id,
             tie_word_embeddings=False,
-            torch_dtype="float32",
         )
         model = LlamaForCausalLM(config)
         if served_name:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import builtins
 import json
 import os
 import ssl
@@ -91,7 +92,7 @@ class Connection:
         name = context or config.get("current-context")
         ctx = next(c["context"] for c in config["contexts"] if c["name"] == name)
         cluster = next(c["cluster"] for c in config["clusters"] if c["name"] == ctx["cluster"])
-        user = next((u["user"] for u in config.get("users", []) if u["name"] == ctx.get("user")), {})
+        user: Json = next((u["user"] for u in config.get("users", []) if u["name"] == ctx.get("user")), {})
         base = Path(path).parent
 
         def relative(value: str | None) -> str | None:
@@ -177,7 +178,7 @@ class KubeClient:
 
     # -- verbs -------------------------------------------------------------------------------------------------
     async def get(self, resource: Resource, name: str, namespace: str | None = None) -> Json:
-        return await self.request("GET", resource.path(namespace, name))  # type: ignore[no-any-return]
+        return await self.request("GET", resource.path(namespace, name))
 
     async def get_or_none(self, resource: Resource, name: str, namespace: str | None = None) -> Json | None:
         try:
@@ -186,24 +187,24 @@ class KubeClient:
             return None
 
     async def list(self, resource: Resource, namespace: str | None = None, label_selector: str | None = None,
-                   field_selector: str | None = None) -> list[Json]:
+                   field_selector: str | None = None) -> builtins.list[Json]:
         query = {k: v for k, v in (("labelSelector", label_selector), ("fieldSelector", field_selector)) if v}
         result = await self.request("GET", resource.path(namespace), query=query or None)
         return list(result.get("items", []))
 
     async def list_with_version(self, resource: Resource, namespace: str | None = None,
-                                label_selector: str | None = None) -> tuple[list[Json], str]:
+                                label_selector: str | None = None) -> tuple[builtins.list[Json], str]:
         """The items and the list's resourceVersion, to start a watch from."""
         query = {"labelSelector": label_selector} if label_selector else None
         result = await self.request("GET", resource.path(namespace), query=query)
         return list(result.get("items", [])), str(result["metadata"]["resourceVersion"])
 
     async def create(self, resource: Resource, body: Json, namespace: str | None = None) -> Json:
-        return await self.request("POST", resource.path(namespace), body)  # type: ignore[no-any-return]
+        return await self.request("POST", resource.path(namespace), body)
 
     async def patch(self, resource: Resource, name: str, body: Any, namespace: str | None = None,
                     subresource: str | None = None, patch_type: str = "merge") -> Json:
-        return await self.request(  # type: ignore[no-any-return]
+        return await self.request(
             "PATCH", resource.path(namespace, name, subresource), body, content_type=PATCH_TYPES[patch_type])
 
     async def delete(self, resource: Resource, name: str, namespace: str | None = None,
@@ -212,7 +213,7 @@ class KubeClient:
         if grace_seconds is not None:
             options["gracePeriodSeconds"] = grace_seconds
         try:
-            return await self.request("DELETE", resource.path(namespace, name), options)  # type: ignore[no-any-return]
+            return await self.request("DELETE", resource.path(namespace, name), options)
         except NotFound:
             return None
 
