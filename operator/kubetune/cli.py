@@ -4,9 +4,11 @@
 report (exit 0 when it passes, 1 when it does not). ``kubetune dataset export --query Q --format F -o FILE`` writes the
 rows of a Postgres query as a dataset, streaming.
 
+``kubetune operator [options]`` runs the operator (its options are those of ``python -m kubetune.operator``).
+
 Each command group adds itself to the parser with an ``add_<group>_commands(subparsers)`` function and sets
-``handler`` on its sub-parser; ``main`` calls it. Heavy modules are imported inside the handlers, so ``kubetune
---help`` and the export start fast and stay small.
+``handler`` on its sub-parser; ``main`` calls it. Heavy modules (kopf, transformers) are imported inside the handlers,
+so ``kubetune --help`` and the export start fast and stay small.
 """
 
 from __future__ import annotations
@@ -85,22 +87,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_operator_commands(subparsers: Any) -> None:
-    from kubetune.operator import build_parser as operator_parser
-
-    operator = subparsers.add_parser("operator", help="run the kubetune operator (kopf)")
-    operator_parser(operator)
-    operator.set_defaults(handler=run_operator)
+    # kopf takes most of a second to import: the operator's own parser is built only when `kubetune operator` runs,
+    # so the dataset commands start fast and stay small. Its options pass through untouched (see main).
+    operator = subparsers.add_parser("operator", help="run the kubetune operator (kopf); --help for its options",
+                                     add_help=False)
+    operator.set_defaults(handler=run_operator, passthrough=True)
 
 
 def run_operator(args: argparse.Namespace) -> int:
+    from kubetune.operator import build_parser as operator_parser
     from kubetune.operator import run
 
-    run(args)
+    parser = operator_parser(argparse.ArgumentParser(prog="kubetune operator", description="Run the operator."))
+    run(parser.parse_args(args.extra))
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "passthrough", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
     return int(args.handler(args))
 
 

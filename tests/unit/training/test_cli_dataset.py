@@ -69,3 +69,14 @@ def test_parser_has_room_for_more_command_groups() -> None:
     assert args.mapping == [("text", "body"), ("x", "y")] and args.handler.__name__ == "dataset_export"
     with pytest.raises(SystemExit):
         parser.parse_args(["dataset", "export", "-q", "q", "-f", "text", "-o", "o", "-m", "nocolumn"])
+
+
+def test_operator_options_pass_through_and_kopf_stays_unimported() -> None:
+    import subprocess
+    import sys
+
+    args, extra = build_parser().parse_known_args(["operator", "-n", "ml", "--verbose"])
+    assert (args.command, extra) == ("operator", ["-n", "ml", "--verbose"])
+    probe = "import sys, kubetune.cli as c; c.build_parser(); print('kopf' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"  # the dataset commands do not pay for importing the operator
