@@ -69,6 +69,7 @@ def run(config: TrainerConfig, tracker: ProgressTracker, facts: RunFacts) -> Tra
     tracker.update(phase="Validating")
     backend = select_backend(config)
     facts.backend = backend.name
+    tracker.labels["backend"] = backend.name  # "auto" resolved: what /metrics reports from now on
     tokenizer = backend.load_tokenizer()
     hp = config.hyperparameters
     report = ValidationReport()
@@ -114,7 +115,7 @@ def run(config: TrainerConfig, tracker: ProgressTracker, facts: RunFacts) -> Tra
     metrics = _metrics(trainer, output, tracker, eval_loss)
     adapter = write_adapter(
         trainer.model,
-        tokenizer,
+        getattr(trainer, "processing_class", None) or tokenizer,  # Unsloth's own tokenizer, where it loaded one
         config,
         {
             "backend": backend.name,
