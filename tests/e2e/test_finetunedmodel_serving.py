@@ -226,3 +226,38 @@ def test_target_with_an_api_key_is_served_and_the_key_never_leaks(
         assert API_KEY not in text, f"the API key leaked into the {where}"
     kube.delete(ftm_path(ns, "secured"))
     wait_for(lambda: "secured" not in served_ids(pod, API_KEY), 60, what="unload with the API key")
+
+
+def test_target_not_lora_ready_says_what_to_add_and_prepare_mode_fixes_it(
+        kube: KubeREST, serving_ns: str, operator: OperatorProcess, cluster: LocalCluster, tiny_model: Path) -> None:
+    ns = serving_ns
+    plain = vllm_server.vllm_deployment("vllm-plain", tiny_model, served_name=BASE_MODEL_NAME, replicas=0,
+                                        lora_ready=False)
+    kube.create(KubeREST.path_for("Deployment", ns), {**plain, "metadata": {**plain["metadata"], "namespace": ns}})
+    make_adapter(tiny_model, cluster.volume_path(ns, "adapters") / "plain", rank=8, seed=5)
+    kube.create(ftm_path(ns), finetuned_model("plain", "plain", [{"deployment": "vllm-plain"}]))
+
+    degraded = wait_ftm_phase(kube, ns, "plain", ("Degraded", "Serving", "Failed"), operator)["status"]
+    assert (degraded["phase"], degraded["reason"]) == ("Degraded", "TargetNotLoraReady"), degraded
+    for needed in ("--enable-lora", "VLLM_ALLOW_RUNTIME_LORA_UPDATING=True", "prepare: true"):
+        assert needed in degraded["message"]
+    assert degraded["targets"][0]["loraReady"] is False
+
+    # Opt in: the operator patches the Deployment once (flags, env, the adapter claim); its pods then get the adapter.
+    kube.patch(ftm_path(ns, "plain"), {"spec": {"serving": {"targets": [{"deployment": "vllm-plain",
+                                                                         "prepare": True}]}}})
+
+    def patched() -> dict[str, Any] | None:
+        container = kube.get(KubeREST.path_for("Deployment", ns, "vllm-plain"))["spec"]["template"]["spec"][
+            "containers"][0]
+        return container if "--enable-lora" in container["args"] else None
+
+    container = wait_for(patched, 60, what="the Deployment to be prepared")
+    assert {"name": "VLLM_ALLOW_RUNTIME_LORA_UPDATING", "value": "True"} in container["env"]
+    assert any(m["mountPath"] == "/adapters/adapters" for m in container["volumeMounts"])
+    kube.patch(KubeREST.path_for("Deployment", ns, "vllm-plain"), {"spec": {"replicas": 1}})
+    serving = wait_ftm_phase(kube, ns, "plain", ("Serving",), operator, timeout=400)["status"]
+    assert serving["loaded"] == "1/1"
+    assert "plain" in served_ids(vllm_pods(kube, ns, app="vllm-plain")[0])
+    kube.delete(ftm_path(ns, "plain"))
+    kube.patch(KubeREST.path_for("Deployment", ns, "vllm-plain"), {"spec": {"replicas": 0}})

@@ -75,3 +75,15 @@ def test_trainingjob_trains_reports_progress_and_registers_a_model(
     # kopf's create handler ran exactly once for this object (the rest is level-triggered reconciliation).
     created = f"[{namespace}/support-bot] Handler 'trainingjob_create' succeeded"
     assert operator.log_path.read_text().count(created) == 1
+
+
+def test_finished_job_is_deleted_after_its_ttl_and_its_model_stays(
+        kube: KubeREST, namespace: str, operator: OperatorProcess, storage: dict[str, Path]) -> None:
+    kube.create(tj_path(namespace), training_job("short-lived", hyperparameters={"maxSteps": 10},
+                                                 ttlSecondsAfterFinished=3))
+    done = wait_phase(kube, namespace, "short-lived", ("Succeeded", "Failed"), operator=operator)
+    assert done["status"]["phase"] == "Succeeded", done["status"]
+    wait_for(lambda: kube.get_or_none(tj_path(namespace, "short-lived")) is None, 60,
+             what="the TrainingJob to expire")
+    assert kube.get(ftm_path(namespace, done["status"]["modelRef"]["name"]))["spec"]["origin"]["trainingJob"] == \
+        "short-lived"

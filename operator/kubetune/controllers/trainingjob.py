@@ -13,6 +13,7 @@ from .resources import TRAININGJOBS
 from .runtime import Runtime
 from .training_children import sync_suspend
 from .training_reconcile import reconcile_trainingjob
+from .ttl import expire_after_ttl
 
 TJ = (GROUP, VERSION, "trainingjobs")
 CHILD_LABELS: dict[str, Any] = {MANAGED_BY: OPERATOR, TRAININGJOB: kopf.PRESENT}
@@ -51,6 +52,17 @@ async def trainingjob_pod_event(meta: Any, namespace: str | None, memo: Any, **_
 @kopf.daemon(*TJ, when=lambda status, **_: status.get("phase") == "Running", cancellation_timeout=5.0)
 async def trainingjob_progress(name: str, namespace: str | None, uid: str, stopped: Any, memo: Any, **_: Any) -> None:
     await follow_progress(_runtime(memo), namespace or "", name, uid, stopped)
+
+
+def _expires(spec: Any, status: Any, **_: Any) -> bool:
+    return spec.get("ttlSecondsAfterFinished") is not None and bool(status.get("completionTime"))
+
+
+@kopf.daemon(*TJ, when=_expires, cancellation_timeout=1.0)
+async def trainingjob_ttl(name: str, namespace: str | None, spec: Any, status: Any, stopped: Any, memo: Any,
+                          **_: Any) -> None:
+    await expire_after_ttl(_runtime(memo), namespace or "", name, status["completionTime"],
+                           int(spec["ttlSecondsAfterFinished"]), stopped)
 
 
 @kopf.on.delete(*TJ, optional=True)
