@@ -50,8 +50,8 @@ def write_dataset(path: Path, n: int) -> None:
     rng = random.Random(0)
     with path.open("w") as out:
         for i in range(n):
-            question = " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 7)))
-            answer = " ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 10)))
+            question = " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 6)))
+            answer = " ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 9)))
             row = {"messages": [{"role": "user", "content": f"{i}: {question}?"},
                                 {"role": "assistant", "content": f"{answer}."}]}
             out.write(json.dumps(row) + "\n")
@@ -128,8 +128,11 @@ def run_one(kind: str, root: Path, model: Path, data: Path, steps: int) -> dict[
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"{kind} run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    metrics = json.loads(Path(config["terminationMessagePath"]).read_text())["metrics"]
+    result = json.loads(Path(config["terminationMessagePath"]).read_text())
+    metrics = result["metrics"]
     assert metrics["steps"] == steps, metrics
+    # Both sides must train on the same examples: kubetune rejects over-long ones that TRL would truncate.
+    assert kind == "plain" or result["datasetStats"]["rejected"] == 0, result["datasetStats"]
     return {"tokensPerSecond": metrics["tokensPerSecond"], "runtimeSeconds": metrics["runtimeSeconds"],
             "wallSeconds": round(wall, 1)}
 
@@ -165,8 +168,15 @@ def run(steps: int, repeat: int, examples: int, workdir: Path) -> dict[str, Any]
         "ratio": round(kubetune / plain, 3),
         "pairRatios": [round(r, 3) for r in pairs],
         "ratioGoal": 0.98,
+        "baselineSpread": round((max(r["tokensPerSecond"] for r in runs["plain"])
+                                 - min(r["tokensPerSecond"] for r in runs["plain"])) / plain, 3),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
     }
+
+
+def slower_pairs(result: dict[str, Any]) -> str:
+    slower = sum(1 for r in result["pairRatios"] if r < 1)
+    return "not slower in any pair" if slower == 0 else f"slower in {slower} of {len(result['pairRatios'])} pairs"
 
 
 def update_docs(result: dict[str, Any], command: str) -> None:
@@ -191,6 +201,11 @@ def update_docs(result: dict[str, Any], command: str) -> None:
         "",
         f"Goal {'met' if result['ratio'] >= result['ratioGoal'] else 'NOT met'}. Machine: {result['machine']}; "
         f"measured {time.strftime('%Y-%m-%d')}.",
+        "",
+        f"The same baseline script varied by {result['baselineSpread']:.0%} (max - min over median) from one run to "
+        f"the next on this shared machine, and kubetune was {slower_pairs(result)}: what this resolves is that "
+        "kubetune's bookkeeping (an O(1) callback per step, a marker and an fsync per checkpoint, a sleeping HTTP "
+        "thread) costs less than the noise here, not a 2 % difference.",
         end,
     ])
     text = path.read_text() if path.exists() else "# Benchmarks\n"
