@@ -118,7 +118,7 @@ def update_docs(result: dict[str, Any], command: str) -> None:
     """Replace this benchmark's section of docs/benchmarks.md (between its markers), leaving the rest alone."""
     path = REPO / "docs" / "benchmarks.md"
     begin, end = f"<!-- {SECTION}:begin -->", f"<!-- {SECTION}:end -->"
-    ok = result["speedRatio"] >= 0.5 and result["kubetunePeakRssMB"] < 150
+    speed_ok, memory_ok = result["speedRatio"] >= 0.5, result["kubetunePeakRssMB"] < 150
     body = "\n".join([
         begin,
         "## Trainer: dataset export from Postgres",
@@ -135,7 +135,8 @@ def update_docs(result: dict[str, Any], command: str) -> None:
         f"| output | {result['outputBytes']['psql']:,} bytes | {result['outputBytes']['kubetune']:,} bytes | |",
         "",
         f"Output validates with `kubetune dataset validate`: {'yes' if result['outputValidates'] else 'NO'}. "
-        f"Goals {'met' if ok else 'NOT met'}. Machine: {result['machine']}; measured "
+        f"Speed goal {'met' if speed_ok else 'NOT met'}; memory goal {'met' if memory_ok else 'NOT met'}. "
+        f"Machine: {result['machine']}; measured "
         f"{time.strftime('%Y-%m-%d')}.",
         "",
         "Where the time goes: psql writes the COPY text it receives as it is; the export decodes each value, escapes "
