@@ -4,8 +4,8 @@
   rejection policy, the train/validation split and the digest, and the Postgres export;
 - ``backends``: Hugging Face (transformers + PEFT + TRL) and Unsloth, and the choice between them;
 - ``progress``: the trainer callback and the HTTP endpoint that serves /progress and /metrics;
-- ``checkpoints``, ``output``, ``termination``: resumable checkpoints, the atomic adapter output and its manifest, and
-  the termination message;
+- ``checkpoints``, ``output``, ``termination``, ``durable``: resumable checkpoints, the atomic adapter output and its
+  manifest, the termination message, and the fsync both rely on;
 - ``runner``: the run from config to result; ``main``: the process entry point and its exit codes.
 
 Nothing here talks to Kubernetes: a training pod has no API credentials. It never imports the operator

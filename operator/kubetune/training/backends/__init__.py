@@ -4,8 +4,9 @@
 - ``unsloth``: Unsloth's ``FastLanguageModel``; imported only where a CUDA device is present;
 - ``auto``: Unsloth when there is a CUDA device and Unsloth is installed, else Hugging Face.
 
-``chat`` holds what both need from the chat template; ``arguments`` turns the job's hyperparameters into an
-``SFTConfig``. The runner, not the backend, owns checkpoints, progress and output.
+``chat`` holds what both need from the chat template; ``modules`` which layers ``all-linear`` adapts; ``arguments``
+turns the job's hyperparameters into an ``SFTConfig``. The runner, not the backend, owns checkpoints, progress and
+output.
 """
 
 from __future__ import annotations

@@ -82,3 +82,13 @@ def turn_markers(tokenizer: Any) -> tuple[str, str]:
         "cannot find the user and assistant turn headers of the base model's chat template, which Unsloth needs to "
         "train on responses only; use backend huggingface"
     )
+
+
+def as_text(tokenizer: Any, examples: Sequence[Example]) -> list[Example]:
+    """Render conversations with the chat template. The template's BOS is dropped: the tokenizer adds it again."""
+    bos = tokenizer.bos_token or ""
+    out = []
+    for example in examples:
+        text = tokenizer.apply_chat_template(example["messages"], tokenize=False)
+        out.append({"text": text.removeprefix(bos) if bos else text})
+    return out

@@ -15,11 +15,11 @@ import unsloth  # noqa: F401  # patches transformers, peft and trl on import
 
 from kubetune.api.trainer import TrainerConfig
 from kubetune.training.datasets.loading import PreparedDataset
-from kubetune.training.datasets.records import Example
 from kubetune.training.errors import ConfigInvalid
 
 from .arguments import sft_config
-from .chat import prepare_tokenizer, turn_markers
+from .chat import as_text, prepare_tokenizer, turn_markers
+from .modules import linear_module_names
 
 log = logging.getLogger(__name__)
 
@@ -90,26 +90,3 @@ class UnslothBackend:
             instruction, response = turn_markers(tokenizer)
             trainer = train_on_responses_only(trainer, instruction_part=instruction, response_part=response)
         return trainer
-
-
-def as_text(tokenizer: Any, examples: Sequence[Example]) -> list[Example]:
-    """Render conversations with the chat template. The template's BOS is dropped: the tokenizer adds it again."""
-    bos = tokenizer.bos_token or ""
-    out = []
-    for example in examples:
-        text = tokenizer.apply_chat_template(example["messages"], tokenize=False)
-        out.append({"text": text.removeprefix(bos) if bos else text})
-    return out
-
-
-def linear_module_names(model: Any) -> list[str]:
-    """Names of the linear layers to adapt for ``all-linear``: every ``nn.Linear`` but the output head."""
-    import torch
-
-    output = model.get_output_embeddings()
-    names = {
-        name.rsplit(".", 1)[-1]
-        for name, module in model.named_modules()
-        if isinstance(module, torch.nn.Linear) and module is not output
-    }
-    return sorted(names)
