@@ -112,7 +112,7 @@ def run(config: TrainerConfig, tracker: ProgressTracker, facts: RunFacts) -> Tra
     if data.validation:
         eval_loss = _number(trainer.evaluate().get("eval_loss"))
     tracker.update(phase="Saving", eval_loss=eval_loss)
-    metrics = _metrics(trainer, output, tracker, eval_loss)
+    metrics = _metrics(trainer, output, eval_loss)
     adapter = write_adapter(
         trainer.model,
         getattr(trainer, "processing_class", None) or tokenizer,  # Unsloth's own tokenizer, where it loaded one
@@ -136,12 +136,14 @@ def run(config: TrainerConfig, tracker: ProgressTracker, facts: RunFacts) -> Tra
     )
 
 
-def _metrics(trainer: Any, output: Any, tracker: ProgressTracker, eval_loss: float | None) -> ResultMetrics:
+def _metrics(trainer: Any, output: Any, eval_loss: float | None) -> ResultMetrics:
     runtime = _number(output.metrics.get("train_runtime"))
     # TRL counts the non-padding tokens it trained on in this process (the same count a plain SFTTrainer run has).
     tokens = _number(getattr(trainer, "_total_train_tokens", None))
+    # The latest logging window's loss; the history includes what a resumed run restored from its checkpoint.
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     return ResultMetrics(
-        train_loss=_number(tracker.get("loss")) or _number(output.training_loss),
+        train_loss=_number(losses[-1]) if losses else None,
         eval_loss=eval_loss,
         steps=int(trainer.state.global_step),
         epochs=_number(trainer.state.epoch),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import time
@@ -64,6 +65,15 @@ def test_sigkill_after_checkpoint_then_restart_resumes(tmp_path: Path, tiny_mode
     assert steps == sorted(set(steps))
     manifest = json.loads((Path(config["output"]["dir"]) / "kubetune-manifest.json").read_text())
     assert manifest["resumedFromStep"] == resume_step
+
+    # Killed after the last checkpoint but before the adapter was written: the next pod only writes the adapter.
+    shutil.rmtree(config["output"]["dir"])
+    third = subprocess.run(trainer_command(path), capture_output=True, text=True, env=trainer_env(), timeout=600)
+    assert third.returncode == 0, third.stderr[-3000:]
+    again = read_result(config)
+    assert again["resumedFromStep"] == 120 and again["metrics"]["steps"] == 120
+    assert again["metrics"]["trainLoss"] == result["metrics"]["trainLoss"]  # from the restored history
+    assert again["adapter"]["sha256"] == result["adapter"]["sha256"]  # the same weights, from the checkpoint
 
 
 def wait_for_step(config: dict, proc: subprocess.Popen[bytes], step: int, timeout: float) -> None:
