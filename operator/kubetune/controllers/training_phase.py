@@ -100,13 +100,26 @@ def _failure(job: Json, pods: list[Json], condition: Json) -> tuple[str, str, Tr
         limit = (pod or {}).get("spec", {}).get("containers", [{}])[0].get("resources", {}).get("limits", {})
         return "OOMKilled", (f"the training pod ran out of memory (limit {limit.get('memory', 'unset')}); raise "
                              "spec.resources.memory, or lower batchSize or maxSeqLength"), result
-    attempts = job.get("status", {}).get("failed", 0)
+    attempts = _failed_attempts(job, pods)
     detail = result.message if result else (terminated.get("message") or "").strip()[-500:]
     message = f"{attempts} training pod(s) failed, the last with exit code {terminated.get('exitCode', '?')}"
     if detail:
         message += f": {detail}"
     reason = "BackoffLimitExceeded" if job_reason in ("BackoffLimitExceeded", "PodFailurePolicy") else job_reason
     return reason, message, result
+
+
+def _failed_attempts(job: Json, pods: list[Json]) -> int:
+    """At FailureTarget the Job may not have counted its last failed pod yet (it does once the pod's tracking finalizer
+    is removed), and a failed TrainingJob is not reconciled again: count the failed pods too. Pods failed by a
+    disruption do not use up retries (the Ignore rule), so they are not attempts."""
+    counted = sum(1 for p in pods if p.get("status", {}).get("phase") == "Failed" and not _disrupted(p))
+    return max(int(job.get("status", {}).get("failed", 0)), counted)
+
+
+def _disrupted(pod: Json) -> bool:
+    return any(c.get("type") == "DisruptionTarget" and c.get("status") == "True"
+               for c in pod.get("status", {}).get("conditions") or [])
 
 
 def _scheduling_problem(pod: Json) -> tuple[str, str] | None:
@@ -136,8 +149,8 @@ def observe(job: Json | None, pods: list[Json], suspend: bool) -> Observation:
     failed = _condition(job, "Failed") or _condition(job, "FailureTarget")
     if failed:
         reason, message, result = _failure(job, pods, failed)
-        return Observation("Failed", reason, message, result=result,
-                           completion_time=failed.get("lastTransitionTime"), **common)
+        return Observation("Failed", reason, message, result=result, completion_time=failed.get("lastTransitionTime"),
+                           failed_attempts=_failed_attempts(job, pods), start_time=common["start_time"])
     if job.get("spec", {}).get("suspend"):
         if suspend:
             return Observation("Suspended", "Suspended", "training is suspended; checkpoints are kept, set "

@@ -26,8 +26,10 @@ def _runtime(memo: Any) -> Runtime:
 
 @kopf.on.resume(*TJ)
 @kopf.on.create(*TJ)
-async def trainingjob_create(name: str, namespace: str | None, memo: Any, **_: Any) -> None:
-    await reconcile_trainingjob(_runtime(memo), namespace or "", name)
+async def trainingjob_create(name: str, namespace: str | None, body: Any, reason: str, memo: Any, **_: Any) -> None:
+    # The body of a just-created object is current, so the create handler skips re-reading it (resume re-reads).
+    fresh = body if reason == kopf.Reason.CREATE else None
+    await reconcile_trainingjob(_runtime(memo), namespace or "", name, fresh=fresh)
 
 
 @kopf.on.update(*TJ, field="spec")
