@@ -115,14 +115,24 @@ async def ensure_job(client: KubeClient, tj: TrainingJob, settings: OperatorSett
     """
     ns = tj.metadata.namespace or ""
     configmap, job, digest = _render(tj, settings)
-    try:
-        await client.create(CONFIGMAPS, configmap, ns)
-    except Conflict:
-        await client.patch(CONFIGMAPS, configmap["metadata"]["name"], {"data": configmap["data"]}, ns)
-    try:
-        return await client.create(JOBS, job, ns)
-    except Conflict:
-        current = await client.get(JOBS, job["metadata"]["name"], ns)
+
+    async def ensure_configmap() -> None:
+        try:
+            await client.create(CONFIGMAPS, configmap, ns)
+        except Conflict:
+            await client.patch(CONFIGMAPS, configmap["metadata"]["name"], {"data": configmap["data"]}, ns)
+
+    async def create_job() -> Json | None:
+        try:
+            return await client.create(JOBS, job, ns)
+        except Conflict:
+            return None
+
+    # Both at once: a pod that starts before its ConfigMap exists waits for the volume, as it would for any mount.
+    _, created = await asyncio.gather(ensure_configmap(), create_job())
+    if created is not None:
+        return created
+    current = await client.get(JOBS, job["metadata"]["name"], ns)
     if _replaceable(current, digest):
         log.info("spec of %s/%s changed before training started: replacing its Job", ns, tj.metadata.name)
         await client.delete(JOBS, job["metadata"]["name"], ns, propagation="Foreground")
