@@ -15,6 +15,8 @@ TRAININGJOB = "kubetune.dev/trainingjob"
 TRAININGJOB_UID = "kubetune.dev/trainingjob-uid"
 MODEL_NAME = "kubetune.dev/model-name"
 FINETUNEDMODEL = "kubetune.dev/finetunedmodel"
+# On a training Job: the spec.suspend the operator last applied, so it can tell its own suspension from a queue's.
+SUSPEND_REQUESTED = "kubetune.dev/suspend"
 
 MAX_NAME = 63  # Job names become label values (job-name), so they are held to a label's length.
 

@@ -24,7 +24,15 @@ from ..api.trainer import (
     TrainerConfig,
 )
 from ..settings import OperatorSettings
-from .naming import MAX_NAME, TRAININGJOB, TRAININGJOB_UID, child_name, common_labels, owner_reference
+from .naming import (
+    MAX_NAME,
+    SUSPEND_REQUESTED,
+    TRAININGJOB,
+    TRAININGJOB_UID,
+    child_name,
+    common_labels,
+    owner_reference,
+)
 
 CONFIG_DIR = "/etc/kubetune"
 CONFIG_FILE = "job.json"
@@ -271,6 +279,7 @@ def build_training_job(tj: TrainingJob, settings: OperatorSettings) -> dict[str,
     return {
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": {"name": name, "namespace": tj.metadata.namespace, "labels": {**pod_labels, **queue_labels},
+                     "annotations": {SUSPEND_REQUESTED: str(spec.suspend).lower()},
                      "ownerReferences": [owner_reference("TrainingJob", _name(tj), tj.metadata.uid or "")]},
         "spec": job_spec,
     }

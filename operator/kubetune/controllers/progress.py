@@ -6,6 +6,7 @@ writing its own status.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -62,22 +63,23 @@ async def _patch_while_running(runtime: Runtime, namespace: str, name: str, patc
     ops: list[Json] = [{"op": "test", "path": "/status/phase", "value": "Running"}]
     ops += [{"op": "add", "path": f"/status/{key}", "value": value} for key, value in patch.items()]
     try:
-        await runtime.client.patch(TRAININGJOBS, name, ops, namespace, subresource="status", patch_type="json")
+        written = await runtime.client.patch(TRAININGJOBS, name, ops, namespace, subresource="status",
+                                             patch_type="json")
+        runtime.wrote("TrainingJob", namespace, name, written)
     except Invalid:
         log.debug("%s/%s left Running; progress report dropped", namespace, name)
 
 
-async def follow_progress(runtime: Runtime, namespace: str, name: str, uid: str, stopped: Any) -> None:
-    """Poll until kopf stops the daemon (the job left Running)."""
+async def follow_progress(runtime: Runtime, namespace: str, name: str, uid: str) -> None:
+    """Poll until cancelled: the reconcile starts this when the job turns Running and cancels it when it leaves."""
     interval = runtime.settings.progress_interval
     port = runtime.settings.progress_port
     ip: str | None = None
     last: Json | None = None
-    session = runtime.http
-    while not stopped:
+    while True:
         if ip is None:
             ip = await _running_pod_ip(runtime, namespace, uid)
-        progress = await read_progress(session, ip, port) if ip else None
+        progress = await read_progress(runtime.http, ip, port) if ip else None
         if progress is None:
             ip = None  # the pod may have been replaced; look it up again next time
         else:
@@ -86,4 +88,4 @@ async def follow_progress(runtime: Runtime, namespace: str, name: str, uid: str,
             if comparable != last:
                 await _patch_while_running(runtime, namespace, name, patch)
                 last = comparable
-        await stopped.wait(interval)
+        await asyncio.sleep(interval)

@@ -51,6 +51,7 @@ async def operator_startup(settings: kopf.OperatorSettings, memo: Any, logger: A
 async def operator_cleanup(memo: Any, **_: Any) -> None:
     runtime = getattr(memo, "runtime", None)
     if runtime is not None:
+        await runtime.close()
         await runtime.client.close()
         await runtime.http.close()
 

@@ -15,7 +15,7 @@ from typing import Any
 from ..api import TrainingJob
 from ..api.trainer import TrainerResult
 from ..builders.finetunedmodel import build_finetuned_model, parse_version
-from ..builders.naming import TRAININGJOB, TRAININGJOB_UID
+from ..builders.naming import SUSPEND_REQUESTED, TRAININGJOB, TRAININGJOB_UID
 from ..builders.training import build_trainer_configmap, build_training_job, trainer_name
 from ..kube import Conflict, KubeClient, NotFound
 from ..kube.client import CONFIGMAPS, DEPLOYMENTS, JOBS, PODS, PVCS, SECRETS
@@ -131,6 +131,7 @@ async def ensure_job(client: KubeClient, tj: TrainingJob, settings: OperatorSett
     # Both at once: a pod that starts before its ConfigMap exists waits for the volume, as it would for any mount.
     _, created = await asyncio.gather(ensure_configmap(), create_job())
     if created is not None:
+        log.info("created Job %s/%s for TrainingJob %s", ns, job["metadata"]["name"], tj.metadata.name)
         return created
     current = await client.get(JOBS, job["metadata"]["name"], ns)
     if _replaceable(current, digest):
@@ -139,11 +140,21 @@ async def ensure_job(client: KubeClient, tj: TrainingJob, settings: OperatorSett
     return current
 
 
+def suspend_requested(job: Json) -> bool:
+    """The spec.suspend the operator last applied to this Job (its own spec.suspend may be a queue's doing)."""
+    applied = (job["metadata"].get("annotations") or {}).get(SUSPEND_REQUESTED)
+    if applied is None:
+        return bool(job.get("spec", {}).get("suspend"))
+    return applied == "true"
+
+
 async def sync_suspend(client: KubeClient, tj: TrainingJob) -> None:
     """Make the Job's suspension follow spec.suspend (the Job controller then stops or starts the pod)."""
     ns = tj.metadata.namespace or ""
+    value = tj.spec.suspend
+    patch = {"metadata": {"annotations": {SUSPEND_REQUESTED: str(value).lower()}}, "spec": {"suspend": value}}
     with contextlib.suppress(NotFound):
-        await client.patch(JOBS, trainer_name(tj), {"spec": {"suspend": tj.spec.suspend}}, ns)
+        await client.patch(JOBS, trainer_name(tj), patch, ns)
 
 
 async def job_and_pods(client: KubeClient, tj: TrainingJob) -> tuple[Json | None, list[Json]]:

@@ -1,5 +1,6 @@
 """Reconcile one TrainingJob: validate what it references, ensure its Job, derive its status from the Job and pods,
-and register its FineTunedModel on success. Level-triggered and idempotent; every kopf trigger calls this.
+and register its FineTunedModel on success; pull progress while it runs and delete it after its TTL. Level-triggered
+and idempotent: every trigger calls the same function, and a restarted operator converges from what it reads.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import kopf
 
 from ..api import InvalidResource, TrainingJob, parse_resource, set_condition
 from ..builders.training import UnsupportedSpec, trainer_name
-from ..kube import KubeClient
 from .metrics import RECONCILES, TRANSITIONS
+from .progress import follow_progress
 from .resources import TRAININGJOBS
 from .runtime import Runtime
 from .training_children import (
@@ -24,17 +25,21 @@ from .training_children import (
     job_and_pods,
     missing_references,
     replace_stale_job,
+    suspend_requested,
     sync_suspend,
 )
 from .training_phase import Observation, observe
+from .ttl import seconds_left
 
 Json = dict[str, Any]
 RETRY_MISSING_SECONDS = 10
+RETRY_ERROR_SECONDS = 5
 TERMINAL = ("Succeeded", "Failed")
 
 
-async def patch_status(client: KubeClient, namespace: str, name: str, status: Json) -> None:
-    await client.patch(TRAININGJOBS, name, {"status": status}, namespace, subresource="status")
+async def patch_status(runtime: Runtime, namespace: str, name: str, status: Json) -> None:
+    written = await runtime.client.patch(TRAININGJOBS, name, {"status": status}, namespace, subresource="status")
+    runtime.wrote("TrainingJob", namespace, name, written)
 
 
 def _conditions(previous: list[Json], obs: Observation, generation: int | None, now: datetime) -> list[Json]:
@@ -66,56 +71,74 @@ async def _fail_permanently(runtime: Runtime, body: Mapping[str, Any], reason: s
     status = body.get("status") or {}
     now = datetime.now(UTC)
     conditions = set_condition(status.get("conditions"), "Failed", True, reason, message, meta.get("generation"), now)
-    await patch_status(runtime.client, meta["namespace"], meta["name"], {
+    await patch_status(runtime, meta["namespace"], meta["name"], {
         "phase": "Failed", "reason": reason, "message": message, "conditions": conditions,
         "observedGeneration": meta.get("generation")})
     _emit_transition(body, status.get("phase"), "Failed", reason, message)
 
 
-async def reconcile_trainingjob(runtime: Runtime, namespace: str, name: str, coalesce: bool = False,
-                                fresh: Mapping[str, Any] | None = None) -> None:
-    """Bring one TrainingJob's children and status up to date. Raises kopf.TemporaryError to be retried.
+async def reconcile_trainingjob(runtime: Runtime, namespace: str, name: str,
+                                body: Mapping[str, Any] | None = None) -> None:
+    """Bring one TrainingJob's children and status up to date.
 
-    With ``coalesce`` (for watch events of its Job and pods) it returns at once when another reconcile of the same job
-    is waiting for its turn: that one has read nothing yet, so it will see what this event reports. Bursts of pod and
-    Job events then cost one reconcile, not one each. ``fresh`` is the body of a just-created TrainingJob, used instead
-    of reading it again; its Job most likely does not exist yet, so the references are checked in the same round
-    trip as the Job. Both keep the time from apply to Job low under load (bench/operator_latency.py).
+    Every trigger calls this: the TrainingJob's own watch events (with their ``body``), and the events of its Job and
+    pods (without). Calls for the same job take turns; a call that finds another one already waiting returns at once,
+    since that one has read nothing yet and will see what this event reports, so a burst of events costs one
+    reconcile. The newest body handed in by a watch event is used instead of reading the object again.
     """
-    if coalesce and runtime.waiting("TrainingJob", namespace, name):
+    key = ("TrainingJob", namespace, name)
+    if body is not None:
+        runtime.offer(*key, dict(body))
+    if runtime.waiting(*key):
         return
-    async with runtime.turn("TrainingJob", namespace, name):
-        body = fresh if fresh is not None else await runtime.client.get_or_none(TRAININGJOBS, name, namespace)
-        if body is None or body["metadata"].get("deletionTimestamp"):
+    async with runtime.turn(*key):
+        current = runtime.take(*key) or await runtime.client.get_or_none(TRAININGJOBS, name, namespace)
+        if current is None or current["metadata"].get("deletionTimestamp"):
             return
         try:
-            await _reconcile(runtime, body, fresh=fresh is not None)
-        except kopf.TemporaryError:
-            RECONCILES.labels("TrainingJob", "retry").inc()
-            raise
+            await _reconcile(runtime, current)
         except Exception:
             RECONCILES.labels("TrainingJob", "error").inc()
+            # No kopf retry for watch-event handlers: try again on our own, with the operator's backoff.
+            runtime.later((*key, "retry"), RETRY_ERROR_SECONDS, lambda: reconcile_trainingjob(runtime, namespace, name))
             raise
         RECONCILES.labels("TrainingJob", "ok").inc()
 
 
-async def _reconcile(runtime: Runtime, body: Mapping[str, Any], fresh: bool = False) -> None:
+def _schedule_ttl(runtime: Runtime, tj: TrainingJob, completion_time: str | None) -> None:
+    ttl = tj.spec.ttl_seconds_after_finished
+    if ttl is None or not completion_time:
+        return
+    ns, name = tj.metadata.namespace or "", tj.metadata.name or ""
+
+    async def expire() -> None:
+        await runtime.client.delete(TRAININGJOBS, name, ns)
+
+    runtime.later(("TrainingJob", ns, name, "ttl"), seconds_left(completion_time, ttl, datetime.now(UTC)), expire)
+
+
+async def _reconcile(runtime: Runtime, body: Mapping[str, Any]) -> None:
     client, settings = runtime.client, runtime.settings
     meta = body["metadata"]
     ns, name, generation = meta["namespace"], meta["name"], meta.get("generation")
+    key = ("TrainingJob", ns, name)
     status: Json = body.get("status") or {}
-    if status.get("phase") in TERMINAL and (status.get("phase") == "Failed" or status.get("modelRef")):
-        return  # finished and recorded: nothing can change it any more
     try:
         tj = parse_resource(body)
     except InvalidResource as e:
-        await _fail_permanently(runtime, body, "InvalidSpec", str(e))
+        if status.get("phase") != "Failed":
+            await _fail_permanently(runtime, body, "InvalidSpec", str(e))
         return
     assert isinstance(tj, TrainingJob)
+    if status.get("phase") in TERMINAL and (status.get("phase") == "Failed" or status.get("modelRef")):
+        runtime.cancel_task((*key, "progress"))
+        _schedule_ttl(runtime, tj, status.get("completionTime"))
+        return  # finished and recorded: nothing can change it any more
     now = datetime.now(UTC)
 
     missing: list[MissingReference] | None = None
-    if fresh:
+    if not status.get("phase"):
+        # Never reconciled: its Job most likely does not exist, so check the references in the same round trip.
         (job, pods), missing = await asyncio.gather(job_and_pods(client, tj), missing_references(client, tj))
     else:
         job, pods = await job_and_pods(client, tj)
@@ -126,11 +149,13 @@ async def _reconcile(runtime: Runtime, body: Mapping[str, Any], fresh: bool = Fa
             message = "; ".join(m.message for m in missing)
             conditions = set_condition(status.get("conditions"), "Validated", False, missing[0].reason, message,
                                        generation, now)
-            await patch_status(client, ns, name, {"phase": "Pending", "reason": missing[0].reason,
+            await patch_status(runtime, ns, name, {"phase": "Pending", "reason": missing[0].reason,
                                                   "message": message, "conditions": conditions,
                                                   "observedGeneration": generation})
             _emit_transition(body, status.get("phase"), "Pending", missing[0].reason, message)
-            raise kopf.TemporaryError(message, delay=RETRY_MISSING_SECONDS)
+            runtime.later((*key, "retry"), RETRY_MISSING_SECONDS,
+                          lambda: reconcile_trainingjob(runtime, ns, name))
+            return
         try:
             job = await ensure_job(client, tj, settings)
         except UnsupportedSpec as e:
@@ -138,9 +163,11 @@ async def _reconcile(runtime: Runtime, body: Mapping[str, Any], fresh: bool = Fa
             return
     else:
         await replace_stale_job(client, tj, settings, job)
-    if tj.spec.suspend and not job.get("spec", {}).get("suspend"):
+    if suspend_requested(job) != tj.spec.suspend:
+        # The operator flips Job.spec.suspend only when spec.suspend changed, so a queue (Kueue) that suspends or
+        # admits the Job is not fought over.
         await sync_suspend(client, tj)
-        job = {**job, "spec": {**job.get("spec", {}), "suspend": True}}
+        job = {**job, "spec": {**job.get("spec", {}), "suspend": tj.spec.suspend}}
 
     obs = observe(job, pods, tj.spec.suspend)
     update: Json = {
@@ -171,5 +198,11 @@ async def _reconcile(runtime: Runtime, body: Mapping[str, Any], fresh: bool = Fa
     # Most pod and Job events change nothing the status shows; an unchanged status is not written again (each write
     # is one more TrainingJob event for every watcher).
     if any(status.get(key) != value for key, value in update.items()):
-        await patch_status(client, ns, name, update)
+        await patch_status(runtime, ns, name, update)
     _emit_transition(body, status.get("phase"), obs.phase, obs.reason, update["message"])
+    if obs.phase == "Running":
+        runtime.ensure_task((*key, "progress"), lambda: follow_progress(runtime, ns, name, meta["uid"]))
+    else:
+        runtime.cancel_task((*key, "progress"))
+    if obs.finished:
+        _schedule_ttl(runtime, tj, update.get("completionTime"))
