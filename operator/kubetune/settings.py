@@ -51,8 +51,8 @@ class OperatorSettings:
     """activeDeadlineSeconds of an adapter-validation pod."""
 
     max_concurrent_reconciles: int = 32
-    """TrainingJob reconciles that read and write the API at once; more wait their turn. It bounds the memory a burst
-    of events can take (each reconcile holds the objects it read), not the number of jobs watched; 0: no bound."""
+    """Workers of the TrainingJob work queue: reconciles that read and write the API at once; more wait in the queue
+    as keys. It bounds the memory a burst of events can take (each reconcile holds the objects it read)."""
 
     namespaces: tuple[str, ...] = ()
     """Namespaces to watch; empty with ``clusterwide`` means all."""

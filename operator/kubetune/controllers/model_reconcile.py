@@ -8,9 +8,7 @@ import base64
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
-
-import kopf
+from typing import Any
 
 from ..api import FineTunedModel, InvalidResource, ServingTarget, parse_resource, set_condition
 from ..api.finetunedmodel import READY
@@ -26,6 +24,7 @@ from ..serving.targets import (
     target_facts,
 )
 from ..serving.vllm import VLLMClient
+from .events import post_event
 from .metrics import ADAPTER_LOADS, RECONCILES, ROLLOUT_SECONDS, TRANSITIONS
 from .model_validation import PENDING, Verdict, check_report, check_target, forget_validation_pod, inspect_adapter
 from .resources import FINETUNEDMODELS
@@ -169,15 +168,15 @@ async def _patch(client: KubeClient, ns: str, name: str, status: Json) -> None:
     await client.patch(FINETUNEDMODELS, name, {"status": status}, ns, subresource="status")
 
 
-def _emit(body: Json, old: str | None, new: str, reason: str, message: str) -> None:
+async def _emit(runtime: Runtime, body: Json, old: str | None, new: str, reason: str, message: str) -> None:
     if old != new:
         TRANSITIONS.labels("FineTunedModel", new).inc()
         kind = "Warning" if new in ("Failed", "Degraded") else "Normal"
-        text = f"{old or 'New'} -> {new}: {message}"[:1000]
-        kopf.event(cast(kopf.Body, body), type=kind, reason=reason, message=text)
+        await post_event(runtime.client, body, kind, reason, f"{old or 'New'} -> {new}: {message}"[:1000])
 
 
-async def _fail(client: KubeClient, body: Json, verdict: Verdict, extra: Json | None = None) -> None:
+async def _fail(runtime: Runtime, body: Json, verdict: Verdict, extra: Json | None = None) -> None:
+    client = runtime.client
     meta = body["metadata"]
     status = body.get("status") or {}
     now = datetime.now(UTC)
@@ -186,7 +185,7 @@ async def _fail(client: KubeClient, body: Json, verdict: Verdict, extra: Json | 
     await _patch(client, meta["namespace"], meta["name"], {
         "phase": "Failed", "reason": verdict.reason, "message": verdict.message, "conditions": conditions,
         "observedGeneration": meta.get("generation"), **(extra or {})})
-    _emit(body, status.get("phase"), "Failed", verdict.reason, verdict.message)
+    await _emit(runtime, body, status.get("phase"), "Failed", verdict.reason, verdict.message)
 
 
 async def reconcile_finetunedmodel(runtime: Runtime, namespace: str, name: str) -> None:
@@ -220,7 +219,7 @@ async def _validated(runtime: Runtime, body: Json, ftm: FineTunedModel) -> Json 
                                    PENDING.message, meta.get("generation"), now)
         await _patch(client, meta["namespace"], meta["name"], {"phase": "Validating", "reason": PENDING.reason,
                                                                "message": PENDING.message, "conditions": conditions})
-        _emit(body, status.get("phase"), "Validating", PENDING.reason, PENDING.message)
+        await _emit(runtime, body, status.get("phase"), "Validating", PENDING.reason, PENDING.message)
         return None
     verdict = check_report(ftm, report)
     adapter = {k: report[k] for k in ("rank", "alpha", "targetModules", "baseModel", "sha256", "sizeBytes", "files")
@@ -230,7 +229,7 @@ async def _validated(runtime: Runtime, body: Json, ftm: FineTunedModel) -> Json 
     conditions = set_condition(status.get("conditions"), "Validated", verdict.ok, verdict.reason, verdict.message,
                                meta.get("generation"), now)
     if not verdict.ok:
-        await _fail(client, {**body, "status": {**status, "conditions": conditions}}, verdict,
+        await _fail(runtime, {**body, "status": {**status, "conditions": conditions}}, verdict,
                     {"adapter": adapter} if adapter else None)
         return None
     await _patch(client, meta["namespace"], meta["name"], {"adapter": adapter, "conditions": conditions})
@@ -248,7 +247,7 @@ async def _reconcile(runtime: Runtime, body: Json) -> None:
     try:
         ftm = parse_resource(body)
     except InvalidResource as e:
-        await _fail(client, body, Verdict(False, "InvalidSpec", str(e)))
+        await _fail(runtime, body, Verdict(False, "InvalidSpec", str(e)))
         return
     assert isinstance(ftm, FineTunedModel)
     adapter = await _validated(runtime, body, ftm)
@@ -263,7 +262,7 @@ async def _reconcile(runtime: Runtime, body: Json) -> None:
             continue
         verdict = check_target(ftm, rank, state.target.deployment, target_facts(state.deployment, state.target.port))
         if not verdict.ok:
-            await _fail(client, body, verdict)
+            await _fail(runtime, body, verdict)
             return
     vllm = vllm_client(runtime)
     for state in states:
@@ -284,7 +283,7 @@ async def _reconcile(runtime: Runtime, body: Json) -> None:
     await _patch(client, ns, name, {
         "phase": phase, "reason": reason, "message": message, "targets": target_status, "conditions": conditions,
         "servedReplicas": loaded_pods, "loaded": f"{loaded_pods}/{ready_pods}", "observedGeneration": generation})
-    _emit(body, status.get("phase"), phase, reason, message)
+    await _emit(runtime, body, status.get("phase"), phase, reason, message)
 
 
 async def unload_targets(runtime: Runtime, ftm: FineTunedModel, targets: list[ServingTarget]) -> dict[str, str]:

@@ -1,13 +1,12 @@
-"""What every handler shares, kept in kopf's memo: the settings, the API clients, per-object turns, and the
-background tasks the operator runs per object (progress pulling, retries, TTL timers)."""
+"""What every handler shares, kept in kopf's memo: the settings, the API clients, the TrainingJob work queue with the
+newest bodies waiting for it, per-object locks, and the background tasks the operator runs per object (progress
+pulling, retries, TTL timers)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,8 +14,10 @@ import aiohttp
 
 from ..kube import KubeClient
 from ..settings import OperatorSettings
+from .workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
+MAX_OFFERED = 256  # bodies kept for queued reconciles; beyond that a reconcile reads its object itself
 
 
 @dataclass
@@ -25,11 +26,10 @@ class Runtime:
     client: KubeClient
     http: aiohttp.ClientSession  # for vLLM servers and training pods, not the API server
     _locks: dict[tuple[str, str, str], asyncio.Lock] = field(default_factory=dict)
-    _waiting: Counter[tuple[str, str, str]] = field(default_factory=Counter)
-    _slots: asyncio.Semaphore | None = None
     _offered: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     _tasks: dict[tuple[str, ...], asyncio.Task[None]] = field(default_factory=dict)
     _own: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    trainingjobs: WorkQueue[tuple[str, str]] | None = None  # (namespace, name), started with the operator
 
     def lock(self, kind: str, namespace: str, name: str) -> asyncio.Lock:
         """One lock per object: job, pod and object events for the same TrainingJob reconcile one at a time."""
@@ -39,45 +39,12 @@ class Runtime:
             lock = self._locks[key] = asyncio.Lock()
         return lock
 
-    def waiting(self, kind: str, namespace: str, name: str) -> bool:
-        """Whether a caller of ``turn`` for this object is still waiting for the lock (and has read nothing yet)."""
-        return self._waiting[(kind, namespace, name)] > 0
-
-    @asynccontextmanager
-    async def turn(self, kind: str, namespace: str, name: str) -> AsyncIterator[None]:
-        """Hold the object's lock and one of ``settings.max_concurrent_reconciles`` places, counting as ``waiting``
-        until both are held. The places bound the memory a burst of events can take: each reconcile holds the objects
-        it read."""
-        key = (kind, namespace, name)
-        lock = self.lock(kind, namespace, name)
-        limit = self.settings.max_concurrent_reconciles
-        if limit > 0 and self._slots is None:
-            self._slots = asyncio.Semaphore(limit)
-        slots = self._slots if limit > 0 else None
-        self._waiting[key] += 1
-        try:
-            await lock.acquire()
-            try:
-                if slots is not None:
-                    await slots.acquire()
-            except BaseException:
-                lock.release()
-                raise
-        finally:
-            self._waiting[key] -= 1
-            if not self._waiting[key]:
-                del self._waiting[key]
-        try:
-            yield
-        finally:
-            if slots is not None:
-                slots.release()
-            lock.release()
-
     def offer(self, kind: str, namespace: str, name: str, body: dict[str, Any]) -> None:
         """Hand the newest body from a watch event to the next reconcile of the object, so it need not read it."""
         key = (kind, namespace, name)
         current = self._offered.get(key)
+        if current is None and len(self._offered) >= MAX_OFFERED:
+            return  # a burst: this one will be read when its turn comes, rather than held until then
         if current is None or _version(body) >= _version(current):
             self._offered[key] = body
 
@@ -124,6 +91,8 @@ class Runtime:
             self.cancel_task(key)
 
     async def close(self) -> None:
+        if self.trainingjobs is not None:
+            await self.trainingjobs.close()
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()

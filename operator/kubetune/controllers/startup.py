@@ -11,8 +11,11 @@ import kopf
 from ..builders.naming import MANAGED_BY, OPERATOR, TRAININGJOB
 from ..kube import KubeClient
 from ..settings import OperatorSettings
+from .memory import trim_periodically
 from .metrics import serve as serve_metrics
 from .runtime import Runtime
+from .training_reconcile import reconcile_trainingjob
+from .workqueue import WorkQueue
 
 PREFIX = "kubetune.dev"
 
@@ -44,6 +47,13 @@ async def operator_startup(settings: kopf.OperatorSettings, memo: Any, logger: A
     http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256))
     memo.runtime = Runtime(settings=operator_settings, client=KubeClient.discover(), http=http)
     serve_metrics(operator_settings.metrics_port)
+    memo.runtime.ensure_task(("operator", "malloc-trim"), trim_periodically)
+    runtime = memo.runtime
+
+    async def reconcile(key: tuple[str, str]) -> None:
+        await reconcile_trainingjob(runtime, *key)
+
+    runtime.trainingjobs = WorkQueue(reconcile, operator_settings.max_concurrent_reconciles or 32)
     logger.info("kubetune operator started (trainer image %s)", operator_settings.trainer_image)
 
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, cast
-
-import kopf
+from typing import Any
 
 from ..api import InvalidResource, TrainingJob, parse_resource, set_condition
 from ..builders.training import UnsupportedSpec, trainer_name
+from .events import post_event
 from .metrics import RECONCILES, TRANSITIONS
 from .progress import follow_progress
 from .resources import TRAININGJOBS
@@ -57,13 +56,13 @@ def _conditions(previous: list[Json], obs: Observation, generation: int | None, 
                          else "NotFailed", obs.message if obs.phase == "Failed" else "", generation, now)
 
 
-def _emit_transition(body: Mapping[str, Any], old_phase: str | None, new_phase: str, reason: str, message: str) -> None:
+async def _emit_transition(runtime: Runtime, body: Mapping[str, Any], old_phase: str | None, new_phase: str,
+                           reason: str, message: str) -> None:
     if old_phase == new_phase:
         return
     TRANSITIONS.labels("TrainingJob", new_phase).inc()
     kind = "Warning" if new_phase == "Failed" or reason.endswith("NotFound") else "Normal"
-    text = f"{old_phase or 'New'} -> {new_phase}: {message}"[:1000]
-    kopf.event(cast(kopf.Body, body), type=kind, reason=reason, message=text)
+    await post_event(runtime.client, body, kind, reason, f"{old_phase or 'New'} -> {new_phase}: {message}"[:1000])
 
 
 async def _fail_permanently(runtime: Runtime, body: Mapping[str, Any], reason: str, message: str) -> None:
@@ -74,35 +73,40 @@ async def _fail_permanently(runtime: Runtime, body: Mapping[str, Any], reason: s
     await patch_status(runtime, meta["namespace"], meta["name"], {
         "phase": "Failed", "reason": reason, "message": message, "conditions": conditions,
         "observedGeneration": meta.get("generation")})
-    _emit_transition(body, status.get("phase"), "Failed", reason, message)
+    await _emit_transition(runtime, body, status.get("phase"), "Failed", reason, message)
 
 
-async def reconcile_trainingjob(runtime: Runtime, namespace: str, name: str,
-                                body: Mapping[str, Any] | None = None) -> None:
-    """Bring one TrainingJob's children and status up to date.
+def enqueue_trainingjob(runtime: Runtime, namespace: str, name: str, body: Mapping[str, Any] | None = None) -> None:
+    """Queue a reconcile of one TrainingJob; ``body`` is the newest object a watch event delivered, if any.
 
-    Every trigger calls this: the TrainingJob's own watch events (with their ``body``), and the events of its Job and
-    pods (without). Calls for the same job take turns; a call that finds another one already waiting returns at once,
-    since that one has read nothing yet and will see what this event reports, so a burst of events costs one
-    reconcile. The newest body handed in by a watch event is used instead of reading the object again.
+    Every trigger comes here: the TrainingJob's own watch events and those of its Job and pods. The queue runs one
+    reconcile per job at a time and folds a burst of events into one pass; the handler returns at once, so nothing
+    holds the event while the pass waits.
     """
-    key = ("TrainingJob", namespace, name)
     if body is not None:
-        runtime.offer(*key, dict(body))
-    if runtime.waiting(*key):
+        runtime.offer("TrainingJob", namespace, name, dict(body))
+    assert runtime.trainingjobs is not None, "the operator starts the queue at start-up"
+    runtime.trainingjobs.add((namespace, name))
+
+
+async def reconcile_trainingjob(runtime: Runtime, namespace: str, name: str) -> None:
+    """Bring one TrainingJob's children and status up to date (run by the work queue)."""
+    key = ("TrainingJob", namespace, name)
+    current = runtime.take(*key) or await runtime.client.get_or_none(TRAININGJOBS, name, namespace)
+    if current is None or current["metadata"].get("deletionTimestamp"):
         return
-    async with runtime.turn(*key):
-        current = runtime.take(*key) or await runtime.client.get_or_none(TRAININGJOBS, name, namespace)
-        if current is None or current["metadata"].get("deletionTimestamp"):
-            return
-        try:
-            await _reconcile(runtime, current)
-        except Exception:
-            RECONCILES.labels("TrainingJob", "error").inc()
-            # No kopf retry for watch-event handlers: try again on our own, with the operator's backoff.
-            runtime.later((*key, "retry"), RETRY_ERROR_SECONDS, lambda: reconcile_trainingjob(runtime, namespace, name))
-            raise
-        RECONCILES.labels("TrainingJob", "ok").inc()
+    try:
+        await _reconcile(runtime, current)
+    except Exception:
+        RECONCILES.labels("TrainingJob", "error").inc()
+        # Watch events are not retried by kopf: try again on our own.
+        runtime.later((*key, "retry"), RETRY_ERROR_SECONDS, lambda: _requeue(runtime, namespace, name))
+        raise
+    RECONCILES.labels("TrainingJob", "ok").inc()
+
+
+async def _requeue(runtime: Runtime, namespace: str, name: str) -> None:
+    enqueue_trainingjob(runtime, namespace, name)
 
 
 def _schedule_ttl(runtime: Runtime, tj: TrainingJob, completion_time: str | None) -> None:
@@ -152,9 +156,8 @@ async def _reconcile(runtime: Runtime, body: Mapping[str, Any]) -> None:
             await patch_status(runtime, ns, name, {"phase": "Pending", "reason": missing[0].reason,
                                                   "message": message, "conditions": conditions,
                                                   "observedGeneration": generation})
-            _emit_transition(body, status.get("phase"), "Pending", missing[0].reason, message)
-            runtime.later((*key, "retry"), RETRY_MISSING_SECONDS,
-                          lambda: reconcile_trainingjob(runtime, ns, name))
+            await _emit_transition(runtime, body, status.get("phase"), "Pending", missing[0].reason, message)
+            runtime.later((*key, "retry"), RETRY_MISSING_SECONDS, lambda: _requeue(runtime, ns, name))
             return
         try:
             job = await ensure_job(client, tj, settings)
@@ -199,7 +202,7 @@ async def _reconcile(runtime: Runtime, body: Mapping[str, Any]) -> None:
     # is one more TrainingJob event for every watcher).
     if any(status.get(key) != value for key, value in update.items()):
         await patch_status(runtime, ns, name, update)
-    _emit_transition(body, status.get("phase"), obs.phase, obs.reason, update["message"])
+    await _emit_transition(runtime, body, status.get("phase"), obs.phase, obs.reason, update["message"])
     if obs.phase == "Running":
         runtime.ensure_task((*key, "progress"), lambda: follow_progress(runtime, ns, name, meta["uid"]))
     else:

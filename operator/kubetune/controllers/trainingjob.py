@@ -15,7 +15,7 @@ import kopf
 from ..api import GROUP, VERSION
 from ..builders.naming import MANAGED_BY, OPERATOR, TRAININGJOB
 from .runtime import Runtime
-from .training_reconcile import reconcile_trainingjob
+from .training_reconcile import enqueue_trainingjob
 
 TJ = (GROUP, VERSION, "trainingjobs")
 CHILD_LABELS: dict[str, Any] = {MANAGED_BY: OPERATOR, TRAININGJOB: kopf.PRESENT}
@@ -35,14 +35,14 @@ async def trainingjob_event(type: str | None, name: str, namespace: str | None, 
         return
     if runtime.is_own_write("TrainingJob", namespace or "", name, body):
         return
-    await reconcile_trainingjob(runtime, namespace or "", name, body=body)
+    enqueue_trainingjob(runtime, namespace or "", name, body=body)
 
 
 @kopf.on.event("batch", "v1", "jobs", labels=CHILD_LABELS)
 async def trainingjob_job_event(meta: Any, namespace: str | None, memo: Any, **_: Any) -> None:
-    await reconcile_trainingjob(_runtime(memo), namespace or "", meta["labels"][TRAININGJOB])
+    enqueue_trainingjob(_runtime(memo), namespace or "", meta["labels"][TRAININGJOB])
 
 
 @kopf.on.event("", "v1", "pods", labels=CHILD_LABELS)
 async def trainingjob_pod_event(meta: Any, namespace: str | None, memo: Any, **_: Any) -> None:
-    await reconcile_trainingjob(_runtime(memo), namespace or "", meta["labels"][TRAININGJOB])
+    enqueue_trainingjob(_runtime(memo), namespace or "", meta["labels"][TRAININGJOB])

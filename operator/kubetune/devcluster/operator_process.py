@@ -33,7 +33,9 @@ class OperatorProcess:
         for ns in self.namespaces:
             argv += ["--namespace", ns]
         self.metrics_port = free_port()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "KUBETUNE_METRICS_PORT": str(self.metrics_port), **self.env}
+        # As the Helm chart runs it (charts/kubetune/templates/deployment.yaml).
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "MALLOC_ARENA_MAX": "2",
+               "KUBETUNE_METRICS_PORT": str(self.metrics_port), **self.env}
         with self.log_path.open("ab") as out:
             out.write(f"\n===== operator start {self.starts + 1} =====\n".encode())
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env,
