@@ -23,6 +23,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from docs_section import replace_section  # bench/ is on the path when a benchmark runs as a script
+
 from kubetune.api.crdgen import crd_manifests
 from kubetune.devcluster import vllm_server
 from kubetune.devcluster.adapters import make_adapter
@@ -81,17 +83,14 @@ class BaseModelLoad(threading.Thread):
 
 
 SECTION = "adapter-rollout"
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 
 def update_docs(result: Json, command: str) -> None:
     """Replace this benchmark's section of docs/benchmarks.md (between its markers)."""
-    begin, end = f"<!-- {SECTION}:begin -->", f"<!-- {SECTION}:end -->"
     live, replaced = result["validated_to_serving_s"], result["replacement_ready_to_loaded_s"] or {}
     applied, other = result["apply_to_serving_s"], result["other_model_requests"]
     baseline = result["baseline_restart_rollout_s"]["median"]
-    body = "\n".join([
-        begin,
+    lines = [
         "## FineTunedModel: adapter go-live on vLLM",
         "",
         f"`{command}` starts the local control plane, the operator and a {result['replicas']}-replica vLLM CPU "
@@ -123,14 +122,8 @@ def update_docs(result: Json, command: str) -> None:
         "`/v1/load_lora_adapter` call per pod, all pods in parallel (about 15 ms each on vLLM CPU), plus the status "
         "write. A replacement pod is found by a watch on the Deployment's pods, filtered on the server by its "
         "selector, so its adapters are loaded as soon as it turns Ready rather than on a timer.",
-        end,
-    ])
-    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    if begin in text and end in text:
-        text = text[: text.index(begin)] + body + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + body + "\n"
-    DOCS.write_text(text)
+    ]
+    replace_section(SECTION, lines)
 
 
 def main() -> None:

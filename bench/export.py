@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from docs_section import replace_section  # bench/ is on the path when a benchmark runs as a script
+
 REPO = Path(__file__).resolve().parents[1]
 QUERY = "select prompt, answer from conquests where gold_star"
 SECTION = "trainer-export"
@@ -116,11 +118,8 @@ def run(url: str, rows: int, repeat: int, workdir: Path) -> dict[str, Any]:
 
 def update_docs(result: dict[str, Any], command: str) -> None:
     """Replace this benchmark's section of docs/benchmarks.md (between its markers), leaving the rest alone."""
-    path = REPO / "docs" / "benchmarks.md"
-    begin, end = f"<!-- {SECTION}:begin -->", f"<!-- {SECTION}:end -->"
     speed_ok, memory_ok = result["speedRatio"] >= 0.5, result["kubetunePeakRssMB"] < 150
-    body = "\n".join([
-        begin,
+    lines = [
         "## Trainer: dataset export from Postgres",
         "",
         f"`{command}` exports {result['rows']:,} rows of `{QUERY}` as openai-format JSON Lines, alternating with "
@@ -146,15 +145,8 @@ def update_docs(result: dict[str, Any], command: str) -> None:
         "and rewrote it with bulk byte replacements still needed 1.1 to 1.2 s, so the server-side cursor stays. On "
         "this machine's 2 cores, shared with the Postgres server, the export is CPU-bound: memory stays flat with a "
         "wide margin, the speed goal is not reached.",
-        end,
-    ])
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if begin in text and end in text:
-        text = text[: text.index(begin)] + body + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + body + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    ]
+    replace_section(SECTION, lines)
 
 
 def main() -> None:

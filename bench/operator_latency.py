@@ -40,6 +40,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from docs_section import replace_section  # bench/ is on the path when a benchmark runs as a script
+
 from kubetune.api import GROUP, VERSION
 from kubetune.api.crdgen import crd_manifests
 from kubetune.builders.naming import MANAGED_BY, OPERATOR, TRAININGJOB
@@ -382,14 +384,11 @@ def run(burst_size: int, total: int, root: Path) -> Json:
 
 def update_docs(result: Json, command: str) -> None:
     """Replace this benchmark's section of docs/benchmarks.md (between its markers), leaving the rest alone."""
-    path = REPO / "docs" / "benchmarks.md"
-    begin, end = f"<!-- {SECTION}:begin -->", f"<!-- {SECTION}:end -->"
     b, w = result["burst"], result["watch"]
     op, base = b["jobCreatedLatencySeconds"], b["baselinePodCreatedLatencySeconds"]
     latency_ok = op["p99"] < 1.0
     rss_ok = w["settledRssMB"] < 200  # the goal: RSS with 1,000 TrainingJobs under watch
-    body = "\n".join([
-        begin,
+    lines = [
         "## TrainingJob operator: Job-created latency and memory",
         "",
         f"`{command}` starts the local control plane, installs the CRDs and runs the operator as a separate process "
@@ -446,15 +445,8 @@ def update_docs(result: Json, command: str) -> None:
         "its RSS follows what it holds. The path (peak, which settled equalled before the trimming): 327 MB at "
         "first; 260 MB with bounded reconciles; 209 MB without daemons; 207 MB without the `kubernetes` package and "
         "with two malloc arenas; 146 MB with the work queue.",
-        end,
-    ])
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if begin in text and end in text:
-        text = text[: text.index(begin)] + body + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + body + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    ]
+    replace_section(SECTION, lines)
 
 
 def main() -> None:

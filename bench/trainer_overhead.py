@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from docs_section import replace_section  # bench/ is on the path when a benchmark runs as a script
+
 REPO = Path(__file__).resolve().parents[1]
 SECTION = "trainer-overhead"
 CACHE = Path(os.environ.get("KUBETUNE_CACHE", Path.home() / ".cache" / "kubetune"))
@@ -181,10 +183,7 @@ def slower_pairs(result: dict[str, Any]) -> str:
 
 def update_docs(result: dict[str, Any], command: str) -> None:
     """Replace this benchmark's section of docs/benchmarks.md (between its markers), leaving the rest alone."""
-    path = REPO / "docs" / "benchmarks.md"
-    begin, end = f"<!-- {SECTION}:begin -->", f"<!-- {SECTION}:end -->"
-    body = "\n".join([
-        begin,
+    lines = [
         "## Trainer: overhead against plain TRL",
         "",
         f"`{command}`: kubetune's trainer (`python -m kubetune.training`, with its progress endpoint, checkpoint "
@@ -206,15 +205,8 @@ def update_docs(result: dict[str, Any], command: str) -> None:
         f"the next on this shared machine, and kubetune was {slower_pairs(result)}: what this resolves is that "
         "kubetune's bookkeeping (an O(1) callback per step, a marker and an fsync per checkpoint, a sleeping HTTP "
         "thread) costs less than the noise here, not a 2 % difference.",
-        end,
-    ])
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if begin in text and end in text:
-        text = text[: text.index(begin)] + body + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + body + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    ]
+    replace_section(SECTION, lines)
 
 
 def main() -> None:

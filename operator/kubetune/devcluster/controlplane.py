@@ -260,20 +260,7 @@ class LocalCluster:
                               input=input, capture_output=True, text=True, check=check)
 
     def create_namespace(self, name: str, timeout: float = 30) -> str:
-        """Create a namespace and wait for its default service account, without which pods are refused."""
-        api = self.api
-        try:
-            api.create(KubeREST.path_for("Namespace"), {"apiVersion": "v1", "kind": "Namespace",
-                                                         "metadata": {"name": name}})
-        except ApiError as e:
-            if e.status != 409:
-                raise
-        deadline = time.monotonic() + timeout
-        while api.get_or_none(KubeREST.path_for("ServiceAccount", name, "default")) is None:
-            if time.monotonic() > deadline:
-                raise ControlPlaneError(f"namespace {name}: default service account not created")
-            time.sleep(0.1)
-        return name
+        return ensure_namespace(self.api, name, timeout)
 
     def service_account_kubeconfig(self, namespace: str, name: str, path: Path) -> Path:
         """A kubeconfig that authenticates as a ServiceAccount (a bound token), to run a client with only its RBAC."""
@@ -298,6 +285,22 @@ class LocalCluster:
         self.components.clear()
         if self._owned_root:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+def ensure_namespace(api: KubeREST, name: str, timeout: float = 30) -> str:
+    """Create a namespace (if needed) and wait for its default service account, without which pods are refused."""
+    try:
+        api.create(KubeREST.path_for("Namespace"), {"apiVersion": "v1", "kind": "Namespace",
+                                                     "metadata": {"name": name}})
+    except ApiError as e:
+        if e.status != 409:
+            raise
+    deadline = time.monotonic() + timeout
+    while api.get_or_none(KubeREST.path_for("ServiceAccount", name, "default")) is None:
+        if time.monotonic() > deadline:
+            raise ControlPlaneError(f"namespace {name}: default service account not created")
+        time.sleep(0.1)
+    return name
 
 
 def start_cluster(root: Path | None = None, gpus: int = 2, with_node: bool = True) -> LocalCluster:

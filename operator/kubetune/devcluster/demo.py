@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 
 from ..api.crdgen import crd_manifests
-from .controlplane import LocalCluster
-from .kubeapi import ApiError, KubeREST
+from .controlplane import LocalCluster, ensure_namespace
+from .kubeapi import KubeREST
 from .operator_process import OperatorProcess
 from .waiting import wait_for
 
@@ -103,14 +103,7 @@ def run(kube: KubeREST, operator_kubeconfig: Path | None, state: Path) -> int:
         say("starting the kubetune operator (kubetune operator)")
         operator = OperatorProcess(kubeconfig=operator_kubeconfig, log_path=state / "operator.log").start()
     try:
-        try:
-            kube.create(KubeREST.path_for("Namespace"), {"apiVersion": "v1", "kind": "Namespace",
-                                                         "metadata": {"name": NAMESPACE}})
-        except ApiError as e:
-            if e.status != 409:
-                raise
-        wait_for(lambda: kube.get_or_none(KubeREST.path_for("ServiceAccount", NAMESPACE, "default")), 30,
-                 what="the namespace's service account")
+        ensure_namespace(kube, NAMESPACE)
         say(f"namespace {NAMESPACE}: storage, a tiny base model, and vLLM (2 replicas, CPU)")
         for name in ("00-storage.yaml", "01-base-model.yaml"):
             apply_file(kube, MANIFESTS / name, NAMESPACE)

@@ -13,15 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-# ChatML with generation markers, so that TRL can mask everything but the assistant turns.
-CHAT_TEMPLATE = (
-    "{% for message in messages %}"
-    "{{ '<|im_start|>' + message['role'] + '\n' }}"
-    "{% if message['role'] == 'assistant' %}{% generation %}{{ message['content'] + '<|im_end|>' }}{% endgeneration %}"
-    "{% else %}{{ message['content'] + '<|im_end|>' }}{% endif %}{{ '\n' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
+from ..training.backends.chat import CHATML_TEMPLATE
 
 _CORPUS = [
     "The quick brown fox jumps over the lazy dog.",
@@ -80,7 +72,7 @@ def build_tiny_model(target: Path, spec: TinyModelSpec | None = None, served_nam
             unk_token="<|endoftext|>",
             model_max_length=spec.max_position_embeddings,
         )
-        fast.chat_template = CHAT_TEMPLATE
+        fast.chat_template = CHATML_TEMPLATE  # with generation markers, for assistant-only loss
         fast.save_pretrained(tmp)
 
         torch.manual_seed(spec.seed)

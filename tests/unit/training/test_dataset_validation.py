@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kubetune.devcluster.tinymodel import CHAT_TEMPLATE
+from kubetune.training.backends.chat import CHATML_TEMPLATE
 from kubetune.training.datasets.formats import normalise
 from kubetune.training.datasets.jsonl import read_jsonl
 from kubetune.training.datasets.lengths import TokenizerCounter
@@ -125,7 +125,7 @@ def test_too_long_is_counted_with_the_model_tokenizer(tiny_model: Path) -> None:
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
-    assert tokenizer.chat_template == CHAT_TEMPLATE
+    assert tokenizer.chat_template == CHATML_TEMPLATE
     long = j({"messages": [{"role": "user", "content": "word " * 200}, {"role": "assistant", "content": "ok"}]})
     accepted, report = run([GOOD.encode(), long], "openai", counter=TokenizerCounter(tokenizer), max_seq_length=64)
     assert len(accepted) == 1
