@@ -41,8 +41,12 @@ lint: venv
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 
+# Each run gets its own base directory: pytest keeps only the newest three per user and deletes older ones, which
+# would pull the cluster's files from under a run still going beside it. Kept (and named) when the run fails.
 test: venv kube helm
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	@base=$$(mktemp -d /tmp/kubetune-test-XXXXXX); \
+	$(VENV)/bin/pytest --basetemp=$$base $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 0 ]; then rm -rf $$base; else echo "test files kept in $$base"; fi; exit $$rc
 
 demo: venv kube
 	$(PY) -m kubetune.devcluster.demo
