@@ -258,3 +258,29 @@ def test_rbac_is_enforced_for_plain_clients(kube: KubeREST, namespace: str, clus
     with pytest.raises(ApiError) as denied:
         nobody.get(KubeREST.path_for("Pod", namespace))
     assert denied.value.status == 403
+
+
+def test_a_volume_over_the_environments_directory_does_not_hide_it(kube: KubeREST, namespace: str) -> None:
+    # Images are the node's own environment; an emptyDir mounted over its parent (as /tmp is, when the checkout lives
+    # under /tmp) must not take the interpreter away.
+    import sys
+
+    parent = os.path.dirname(sys.prefix)
+    script = """
+        import os, sys, kubetune
+        listing = sorted(os.listdir(os.path.dirname(sys.prefix)))
+        open("/dev/termination-log", "w").write(sys.prefix + " " + ",".join(listing))
+    """
+    create(kube, namespace, pod("hidden", script, container={
+        "command": ["python", "-c", textwrap.dedent(script)],
+        "volumeMounts": [{"name": "scratch", "mountPath": parent}]},
+        volumes=[{"name": "scratch", "emptyDir": {}}]))
+    state = termination(finished_pod(kube, namespace, "hidden"))
+    assert state["exitCode"] == 0, state
+    prefix, listing = state["message"].split(" ", 1)
+    assert prefix == sys.prefix
+    # Inside the pod the parent is the empty volume, holding only what was mounted back (the environment, and the
+    # package source when it is installed in place), none of the directory's other files.
+    shown = set(listing.split(","))
+    assert os.path.basename(sys.prefix) in shown
+    assert shown < set(os.listdir(parent))

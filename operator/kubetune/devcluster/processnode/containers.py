@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -210,10 +211,19 @@ def now_rfc3339(at: float | None = None) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at if at is not None else time.time()))
 
 
+def image_paths() -> list[str]:
+    """What stands in for every container image: the interpreter, the virtualenv and kubetune's source."""
+    import kubetune
+
+    source = os.path.dirname(os.path.dirname(os.path.abspath(kubetune.__file__)))
+    return sorted({sys.prefix, sys.base_prefix, source})
+
+
 def write_launch_spec(
     path: Path, argv: list[str], env: dict[str, str], mounts: list[Json], workdir: str | None
 ) -> None:
     import json
 
-    path.write_text(json.dumps({"argv": argv, "env": env, "mounts": mounts, "workingDir": workdir}))
+    spec = {"argv": argv, "env": env, "mounts": mounts, "workingDir": workdir, "imagePaths": image_paths()}
+    path.write_text(json.dumps(spec))
     path.chmod(0o600)

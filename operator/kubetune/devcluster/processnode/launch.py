@@ -49,6 +49,7 @@ def main() -> None:
     mounts = sorted(spec["mounts"], key=lambda m: m["target"].rstrip("/").count("/"))
     try:
         sources = [os.open(m["source"], os.O_PATH | os.O_CLOEXEC) for m in mounts]
+        image = [(p, os.open(p, os.O_PATH | os.O_CLOEXEC)) for p in spec.get("imagePaths", []) if os.path.isdir(p)]
     except OSError as e:
         print(f"process node: volume source missing: {e}", file=sys.stderr)
         sys.exit(128)
@@ -59,7 +60,16 @@ def main() -> None:
         except OSError as e:
             print(f"process node: cannot mount {mount['source']} at {mount['target']}: {e}", file=sys.stderr)
             sys.exit(128)
-    for fd in sources:
+    # The node's environment stands in for the image: a volume mounted over one of its ancestors (an emptyDir at /tmp
+    # while the virtualenv lives under /tmp) would hide it, so it is mounted back inside.
+    for path, fd in image:
+        if any(path.startswith(m["target"].rstrip("/") + "/") for m in mounts):
+            try:
+                _bind(fd, True, path, True)
+            except OSError as e:
+                print(f"process node: cannot keep {path} visible: {e}", file=sys.stderr)
+                sys.exit(128)
+    for fd in sources + [fd for _, fd in image]:
         os.close(fd)
     workdir = spec.get("workingDir") or "/"
     try:
