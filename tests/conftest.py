@@ -41,10 +41,17 @@ def kube(cluster: LocalCluster) -> KubeREST:
 
 
 @pytest.fixture
-def namespace(cluster: LocalCluster, kube: KubeREST, request: pytest.FixtureRequest) -> Iterator[str]:
+def namespace_prefix() -> str:
+    """Prepended to test namespaces; the e2e tests set one their operator watches (and nothing else does)."""
+    return ""
+
+
+@pytest.fixture
+def namespace(cluster: LocalCluster, kube: KubeREST, request: pytest.FixtureRequest,
+              namespace_prefix: str) -> Iterator[str]:
     """A fresh namespace per test, deleted afterwards (the pods in it are stopped by the process node)."""
     base = request.node.name.lower().replace("_", "-")
-    name = f"{base[:40].strip('-[]')}-{uuid.uuid4().hex[:6]}".replace("[", "-").replace("]", "")
+    name = f"{namespace_prefix}{base[:40].strip('-[]')}-{uuid.uuid4().hex[:6]}".replace("[", "-").replace("]", "")
     cluster.create_namespace(name)
     yield name
     kube.delete(KubeREST.path_for("Namespace", name=name))

@@ -18,6 +18,14 @@ from kubetune.devcluster.operator_process import OperatorProcess
 # Short intervals so a test sees progress within a short training run; production defaults are in settings.py.
 OPERATOR_ENV = {"KUBETUNE_PROGRESS_INTERVAL": "1", "KUBETUNE_TRAINER_IMAGE": "kubetune/trainer:test"}
 BASE_MODEL_NAME = "tiny-llama"
+# The e2e operator watches only namespaces with this prefix (a kopf glob), so the API tests that share the session's
+# cluster can write TrainingJob statuses of their own without the operator reconciling them.
+E2E_PREFIX = "e2e-"
+
+
+@pytest.fixture
+def namespace_prefix() -> str:
+    return E2E_PREFIX
 
 
 def install_chart_rbac(cluster: LocalCluster) -> str:
@@ -41,7 +49,8 @@ def operator(cluster: LocalCluster, crds: list[dict[str, Any]],
     work = tmp_path_factory.mktemp("operator")
     account = install_chart_rbac(cluster)
     kubeconfig = cluster.service_account_kubeconfig(NAMESPACE, account, work / "operator.kubeconfig")
-    process = OperatorProcess(kubeconfig=kubeconfig, log_path=work / "operator.log", env=OPERATOR_ENV).start()
+    process = OperatorProcess(kubeconfig=kubeconfig, log_path=work / "operator.log", env=OPERATOR_ENV,
+                              namespaces=(f"{E2E_PREFIX}*",)).start()
     yield process
     process.stop()
 

@@ -21,7 +21,7 @@ from kubetune.devcluster.kubeapi import KubeREST
 from kubetune.devcluster.operator_process import OperatorProcess
 from kubetune.devcluster.waiting import wait_for
 
-from .conftest import BASE_MODEL_NAME, create_claim, training_job
+from .conftest import BASE_MODEL_NAME, E2E_PREFIX, create_claim, training_job
 from .helpers import events_for, ftm_path, tj_path, wait_phase
 
 pytestmark = [pytest.mark.cluster, pytest.mark.vllm, pytest.mark.slow]
@@ -33,7 +33,7 @@ Json = dict[str, Any]
 @pytest.fixture(scope="module")
 def serving_ns(cluster: LocalCluster, kube: KubeREST, operator: OperatorProcess, tiny_model: Path) -> Iterator[str]:
     """One namespace for the module: claims, a LoRA-ready vLLM Deployment `vllm` (2 replicas) mounting `adapters`."""
-    ns = cluster.create_namespace(f"serving-{uuid.uuid4().hex[:6]}")
+    ns = cluster.create_namespace(f"{E2E_PREFIX}serving-{uuid.uuid4().hex[:6]}")
     create_claim(kube, ns, "models")
     create_claim(kube, ns, "adapters")
     shutil.copytree(tiny_model, cluster.volume_path(ns, "models") / BASE_MODEL_NAME)

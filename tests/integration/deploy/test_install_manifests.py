@@ -19,8 +19,10 @@ def plural(kind: str) -> str:
 
 
 def dry_run_create(kube: KubeREST, doc: dict[str, Any], namespace: str | None) -> None:
+    """Server-side apply with dryRun: validated by the API server whether or not the object exists already."""
     path = KubeREST.path_for(doc["kind"], namespace, api_version=doc["apiVersion"], plural=plural(doc["kind"]))
-    kube.request("POST", path, doc, query={"dryRun": "All"})
+    kube.request("PATCH", f"{path}/{doc['metadata']['name']}", doc, content_type="application/apply-patch+yaml",
+                 query={"dryRun": "All", "fieldManager": "kubetune-tests", "force": "true"})
 
 
 def test_kubectl_apply_install_is_valid(kube: KubeREST, crds: list[dict[str, Any]]) -> None:
