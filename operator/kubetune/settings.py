@@ -6,7 +6,7 @@ Pure data: builders read it to render manifests, controllers read it for timings
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 DEFAULT_IMAGE = "ghcr.io/kubetune/trainer:0.1.0"
@@ -66,16 +66,12 @@ class OperatorSettings:
     metrics_port: int = 9090
     """Port of the operator's own Prometheus metrics; 0 disables them."""
 
-    extra: dict[str, str] = field(default_factory=dict)
-    """Unrecognised KUBETUNE_* variables, kept for diagnostics."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> OperatorSettings:
         env = dict(os.environ if environ is None else environ)
         values: dict[str, Any] = {}
         for f in fields(cls):
-            if f.name == "extra":
-                continue
             variable = f"KUBETUNE_{f.name.upper()}"
             raw = env.get(variable)
             if raw is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import builtins
 import json
@@ -240,16 +239,5 @@ class KubeClient:
                 yield event
 
 
-async def gather_limited(limit: int, *aws: Any) -> list[Any]:
-    """``asyncio.gather`` with at most ``limit`` awaitables in flight."""
-    semaphore = asyncio.Semaphore(limit)
-
-    async def run(aw: Any) -> Any:
-        async with semaphore:
-            return await aw
-
-    return await asyncio.gather(*(run(aw) for aw in aws))
-
-
 __all__ = ["CONFIGMAPS", "DEPLOYMENTS", "EVENTS", "JOBS", "PODS", "PVCS", "SECRETS", "ApiError", "Connection",
-           "KubeClient", "Resource", "gather_limited"]
+           "KubeClient", "Resource"]

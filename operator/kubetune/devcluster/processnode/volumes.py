@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -218,7 +217,3 @@ def field_ref(pod: Json, field_path: str, pod_ip: str) -> str:
 
 def cleanup(pod_dir: Path) -> None:
     shutil.rmtree(pod_dir / "volumes", ignore_errors=True)
-
-
-def is_writable_dir(path: Path) -> bool:
-    return path.is_dir() and os.access(path, os.W_OK)
