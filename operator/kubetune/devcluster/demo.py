@@ -82,9 +82,9 @@ def follow_training(kube: KubeREST) -> Json:
         status = _status(kube, "trainingjobs", "facts")
         progress = status.get("progress") or {}
         line = f"TrainingJob facts: {status.get('phase', '-')}"
-        if progress.get("step") is not None:
+        if progress.get("loss") is not None:
             line += (f"  step {progress.get('step')}/{progress.get('totalSteps', '?')}  loss "
-                     f"{progress.get('loss', float('nan')):.3f}  {progress.get('percent', 0):.0f}%")
+                     f"{progress['loss']:.3f}  {progress.get('percent', 0):.0f}%")
         elif status.get("message"):
             line += f"  ({status['message'][:100]})"
         if line != last:
