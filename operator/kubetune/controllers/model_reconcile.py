@@ -17,6 +17,7 @@ from ..kube.client import DEPLOYMENTS, PODS, SECRETS
 from ..serving.rollout import PodEndpoint, PodOutcome, RolloutPolicy, load_everywhere, unload_everywhere
 from ..serving.targets import (
     AdapterNotMounted,
+    TargetFacts,
     adapter_path_in_pod,
     is_ready,
     pod_selector,
@@ -41,6 +42,7 @@ class TargetState:
 
     target: ServingTarget
     deployment: Json | None = None
+    facts: TargetFacts | None = None
     problem: str | None = None
     problem_reason: str = ""
     lora_ready: bool | None = None
@@ -84,14 +86,16 @@ async def _inspect_target(runtime: Runtime, ftm: FineTunedModel, target: Serving
         state.problem_reason = "DeploymentNotFound"
         state.problem = f"Deployment {ns}/{target.deployment} not found"
         return state
-    facts = target_facts(state.deployment, target.port)
+    facts = state.facts = target_facts(state.deployment, target.port)
     state.lora_ready = facts.lora_ready
     claim = ftm.spec.adapter.pvc.claim_name if ftm.spec.adapter.pvc else None
     if target.prepare:
         patch = prepare_patch(state.deployment, target.port, claim, rank)
         if patch is not None:
             patch.setdefault("metadata", {})["annotations"] = {PREPARED: ftm.metadata.name}
-            await client.patch(DEPLOYMENTS, target.deployment, patch, ns, patch_type="strategic")
+            # Checks below read the Deployment as patched (prepare may have raised --max-lora-rank).
+            state.deployment = await client.patch(DEPLOYMENTS, target.deployment, patch, ns, patch_type="strategic")
+            state.facts = target_facts(state.deployment, target.port)
             state.problem_reason = "PreparingTarget"
             state.problem = (f"prepared Deployment {target.deployment} for runtime LoRA loading; its pods roll once "
                              "and get the adapter as they turn Ready")
@@ -258,9 +262,9 @@ async def _reconcile(runtime: Runtime, body: Json) -> None:
     states = [await _inspect_target(runtime, ftm, t, int(rank or 0)) for t in targets]
     # Every target's checks pass before anything is loaded anywhere.
     for state in states:
-        if state.deployment is None:
+        if state.facts is None:
             continue
-        verdict = check_target(ftm, rank, state.target.deployment, target_facts(state.deployment, state.target.port))
+        verdict = check_target(ftm, rank, state.target.deployment, state.facts)
         if not verdict.ok:
             await _fail(runtime, body, verdict)
             return

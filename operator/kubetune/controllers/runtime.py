@@ -32,7 +32,8 @@ class Runtime:
     trainingjobs: WorkQueue[tuple[str, str]] | None = None  # (namespace, name), started with the operator
 
     def lock(self, kind: str, namespace: str, name: str) -> asyncio.Lock:
-        """One lock per object: job, pod and object events for the same TrainingJob reconcile one at a time."""
+        """One lock per object: pod-watch, validation-pod and object events of one FineTunedModel reconcile one at a
+        time (TrainingJobs get the same from their work queue)."""
         key = (kind, namespace, name)
         lock = self._locks.get(key)
         if lock is None:

@@ -14,16 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .digest import sha256_file
+
 WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin")
 REPORT_LIMIT = 4096
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def inspect(directory: Path) -> dict[str, Any]:
@@ -49,7 +43,7 @@ def inspect(directory: Path) -> dict[str, Any]:
     # One digest over the files that define the adapter, so it changes exactly when they do.
     combined = hashlib.sha256()
     for name in ["adapter_config.json", *weights]:
-        combined.update(f"{name}:{_sha256(directory / name)}\n".encode())
+        combined.update(f"{name}:{sha256_file(directory / name)}\n".encode())
     report["sha256"] = combined.hexdigest()
     try:
         config = json.loads(config_path.read_text())

@@ -10,7 +10,6 @@ vLLM) sees the old adapter or the whole new one, never a mix.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -23,6 +22,7 @@ from typing import Any
 
 from kubetune.api.trainer import TrainerConfig
 
+from .digest import sha256_file
 from .durable import fsync_path, fsync_tree
 
 log = logging.getLogger(__name__)
@@ -38,14 +38,6 @@ class WrittenAdapter:
     sha256: str
     size_bytes: int
     manifest: dict[str, Any]
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_adapter(model: Any, tokenizer: Any, config: TrainerConfig, facts: dict[str, Any]) -> WrittenAdapter:
