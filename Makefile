@@ -14,10 +14,10 @@ PYTEST_ARGS ?=
 .PHONY: all venv kube helm crds deploy lint test test-unit demo clean-venv
 all: test
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml devcluster/pyproject.toml
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install -q uv
 	$(UV) venv -q --allow-existing --python $(PYTHON) $(VENV)
-	$(UV) pip install -q --python $(PY) $(if $(WHEELHOUSE),--find-links $(WHEELHOUSE),--extra-index-url $(TORCH_INDEX) --index-strategy unsafe-best-match) -e '.[training,vllm,dev]'
+	$(UV) pip install -q --python $(PY) $(if $(WHEELHOUSE),--find-links $(WHEELHOUSE),--extra-index-url $(TORCH_INDEX) --index-strategy unsafe-best-match) -e '.[training,vllm,dev]' -e ./devcluster
 	@# Their PyPI builds break `import transformers` beside the CPU torch (torchvision::nms does not exist).
 	$(UV) pip uninstall -q --python $(PY) torchvision torchaudio torchcodec 2>/dev/null || true
 	@touch $@
@@ -34,7 +34,7 @@ crds: venv
 	$(PY) -m kubetune.api.crdgen crds
 
 deploy: venv helm
-	$(PY) -m kubetune.devcluster.deploy
+	$(PY) -m kubetune_devcluster.deploy
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -49,7 +49,7 @@ test: venv kube helm
 	if [ $$rc -eq 0 ]; then rm -rf $$base; else echo "test files kept in $$base"; fi; exit $$rc
 
 demo: venv kube
-	$(PY) -m kubetune.devcluster.demo
+	$(PY) -m kubetune_devcluster.demo
 
 test-unit: venv
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)

@@ -26,13 +26,13 @@ from typing import Any
 from docs_section import replace_section  # bench/ is on the path when a benchmark runs as a script
 
 from kubetune.api.crdgen import crd_manifests
-from kubetune.devcluster import vllm_server
-from kubetune.devcluster.adapters import make_adapter
-from kubetune.devcluster.controlplane import LocalCluster
-from kubetune.devcluster.kubeapi import KubeREST
-from kubetune.devcluster.operator_process import OperatorProcess
-from kubetune.devcluster.tinymodel import cached_tiny_model
-from kubetune.devcluster.waiting import wait_for
+from kubetune_devcluster import vllm_server
+from kubetune_devcluster.adapters import make_adapter
+from kubetune_devcluster.controlplane import LocalCluster
+from kubetune_devcluster.kubeapi import KubeREST
+from kubetune_devcluster.operator_process import OperatorProcess
+from kubetune_devcluster.tinymodel import cached_tiny_model
+from kubetune_devcluster.waiting import wait_for
 
 NS = "bench"
 BASE = "tiny-llama"

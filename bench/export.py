@@ -160,7 +160,7 @@ def main() -> None:
         server = None
         url = args.database_url
         if url is None:
-            from kubetune.devcluster.postgres import start_postgres
+            from kubetune_devcluster.postgres import start_postgres
 
             server = start_postgres()  # its own directory, readable by the postgres user
             url = server.url

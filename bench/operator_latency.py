@@ -45,9 +45,9 @@ from docs_section import replace_section  # bench/ is on the path when a benchma
 from kubetune.api import GROUP, VERSION
 from kubetune.api.crdgen import crd_manifests
 from kubetune.builders.naming import MANAGED_BY, OPERATOR, TRAININGJOB
-from kubetune.devcluster.controlplane import LocalCluster, start_cluster
-from kubetune.devcluster.kubeapi import ApiError, Credentials, KubeREST
-from kubetune.devcluster.operator_process import OperatorProcess
+from kubetune_devcluster.controlplane import LocalCluster, start_cluster
+from kubetune_devcluster.kubeapi import ApiError, Credentials, KubeREST
+from kubetune_devcluster.operator_process import OperatorProcess
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "operator_latency.json"

@@ -41,7 +41,7 @@ WORDS = [
 
 
 def bench_model() -> Path:
-    from kubetune.devcluster.tinymodel import TinyModelSpec, cached_tiny_model
+    from kubetune_devcluster.tinymodel import TinyModelSpec, cached_tiny_model
 
     spec = TinyModelSpec(hidden_size=256, intermediate_size=1024, num_hidden_layers=4, num_attention_heads=4,
                          num_key_value_heads=4, seed=1)

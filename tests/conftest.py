@@ -15,10 +15,10 @@ import pytest
 
 from kubetune.api import GROUP, VERSION
 from kubetune.api.crdgen import crd_manifests
-from kubetune.devcluster.controlplane import LocalCluster, start_cluster
-from kubetune.devcluster.kubeapi import KubeREST
-from kubetune.devcluster.postgres import PostgresServer, start_postgres
-from kubetune.devcluster.tinymodel import cached_tiny_model
+from kubetune_devcluster.controlplane import LocalCluster, start_cluster
+from kubetune_devcluster.kubeapi import KubeREST
+from kubetune_devcluster.postgres import PostgresServer, start_postgres
+from kubetune_devcluster.tinymodel import cached_tiny_model
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("KUBETUNE_CACHE", Path.home() / ".cache" / "kubetune"))

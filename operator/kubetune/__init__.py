@@ -7,9 +7,11 @@ Subpackages, by role:
 - ``controllers``: kopf handlers, one module per kind;
 - ``kube``: the thin asynchronous Kubernetes API client the operator uses;
 - ``serving``: the vLLM client and the rollout of adapters across pods;
-- ``training``: what runs inside a training pod (datasets, backends, progress, checkpoints);
-- ``devcluster``: the local test ground (control plane, process node, Postgres,
-  tiny models); never used by the operator.
+- ``training``: what runs inside a training pod (datasets, backends, progress, checkpoints).
+
+The local test ground (control plane, process node, Postgres, tiny models, the demo) is not part of this package: it
+lives in the repository's ``devcluster/`` as ``kubetune_devcluster``, so the wheel and the images hold only what runs
+in a cluster.
 """
 
 __version__ = "0.1.0"

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
-from kubetune.devcluster.controlplane import LocalCluster
-from kubetune.devcluster.deploy import NAMESPACE, helm_template
-from kubetune.devcluster.kubeapi import KubeREST
-from kubetune.devcluster.operator_process import OperatorProcess
+from kubetune_devcluster.controlplane import LocalCluster
+from kubetune_devcluster.deploy import NAMESPACE, helm_template
+from kubetune_devcluster.kubeapi import KubeREST
+from kubetune_devcluster.operator_process import OperatorProcess
 
 # Short intervals so a test sees progress within a short training run; production defaults are in settings.py.
 OPERATOR_ENV = {"KUBETUNE_PROGRESS_INTERVAL": "1", "KUBETUNE_TRAINER_IMAGE": "kubetune/trainer:test"}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kubetune.devcluster.kubeapi import KubeREST
-from kubetune.devcluster.operator_process import OperatorProcess
-from kubetune.devcluster.waiting import wait_for
+from kubetune_devcluster.kubeapi import KubeREST
+from kubetune_devcluster.operator_process import OperatorProcess
+from kubetune_devcluster.waiting import wait_for
 
 GROUP_VERSION = "kubetune.dev/v1alpha1"
 Json = dict[str, Any]

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from kubetune.devcluster import vllm_server
-from kubetune.devcluster.adapters import make_adapter
-from kubetune.devcluster.controlplane import LocalCluster
-from kubetune.devcluster.kubeapi import KubeREST
-from kubetune.devcluster.operator_process import OperatorProcess
-from kubetune.devcluster.waiting import wait_for
+from kubetune_devcluster import vllm_server
+from kubetune_devcluster.adapters import make_adapter
+from kubetune_devcluster.controlplane import LocalCluster
+from kubetune_devcluster.kubeapi import KubeREST
+from kubetune_devcluster.operator_process import OperatorProcess
+from kubetune_devcluster.waiting import wait_for
 
 from .conftest import BASE_MODEL_NAME, E2E_PREFIX, create_claim, training_job
 from .helpers import events_for, ftm_path, tj_path, wait_phase

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kubetune.devcluster.kubeapi import KubeREST
-from kubetune.devcluster.operator_process import OperatorProcess
+from kubetune_devcluster.kubeapi import KubeREST
+from kubetune_devcluster.operator_process import OperatorProcess
 
 from .conftest import create_claim, memorisation_rows, training_job
 from .helpers import get_tj, jobs_of, pods_of, tj_path, wait_phase

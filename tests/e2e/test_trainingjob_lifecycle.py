@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from kubetune.devcluster.kubeapi import KubeREST
-from kubetune.devcluster.operator_process import OperatorProcess
-from kubetune.devcluster.waiting import wait_for
+from kubetune_devcluster.kubeapi import KubeREST
+from kubetune_devcluster.operator_process import OperatorProcess
+from kubetune_devcluster.waiting import wait_for
 
 from .conftest import training_job
 from .helpers import events_for, ftm_path, get_tj, tj_path, wait_phase

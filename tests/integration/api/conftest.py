@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from kubetune.api import API_VERSION, KINDS
-from kubetune.devcluster.kubeapi import KubeREST
+from kubetune_devcluster.kubeapi import KubeREST
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 Json = dict[str, Any]

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from kubetune.api import GROUP, KINDS, VERSION, set_condition
-from kubetune.devcluster.controlplane import LocalCluster
-from kubetune.devcluster.kubeapi import ApiError, KubeREST
+from kubetune_devcluster.controlplane import LocalCluster
+from kubetune_devcluster.kubeapi import ApiError, KubeREST
 
 pytestmark = pytest.mark.cluster
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from kubetune.api import InvalidResource, parse_resource
-from kubetune.devcluster.kubeapi import ApiError
+from kubetune_devcluster.kubeapi import ApiError
 
 pytestmark = pytest.mark.cluster
 

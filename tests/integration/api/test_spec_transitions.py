@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kubetune.devcluster.kubeapi import ApiError
+from kubetune_devcluster.kubeapi import ApiError
 
 pytestmark = pytest.mark.cluster
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 import yaml
 
-from kubetune.devcluster import deploy
-from kubetune.devcluster.kubeapi import KubeREST
+from kubetune_devcluster import deploy
+from kubetune_devcluster.kubeapi import KubeREST
 
 pytestmark = pytest.mark.cluster
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from kubetune.devcluster import vllm_server
-from kubetune.devcluster.kubeapi import KubeREST
-from kubetune.devcluster.postgres import PostgresServer
-from kubetune.devcluster.waiting import wait_for
+from kubetune_devcluster import vllm_server
+from kubetune_devcluster.kubeapi import KubeREST
+from kubetune_devcluster.postgres import PostgresServer
+from kubetune_devcluster.waiting import wait_for
 
 
 @pytest.mark.cluster

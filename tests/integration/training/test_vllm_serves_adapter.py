@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from trainer_harness import BASE_NAME, MEMO, TrainedRun, free_port
 
-from kubetune.devcluster.vllm_server import completion, models, start_vllm
+from kubetune_devcluster.vllm_server import completion, models, start_vllm
 
 pytestmark = pytest.mark.vllm
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from kubetune.devcluster import deploy
+from kubetune_devcluster import deploy
 
 
 def documents(text: str) -> list[dict[str, Any]]:

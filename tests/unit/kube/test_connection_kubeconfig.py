@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from kubetune.devcluster.pki import PKI
 from kubetune.kube.client import Connection
+from kubetune_devcluster.pki import PKI
 
 Json = dict[str, Any]
 

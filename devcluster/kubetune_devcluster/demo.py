@@ -16,7 +16,8 @@ from typing import Any
 
 import yaml
 
-from ..api.crdgen import crd_manifests
+from kubetune.api.crdgen import crd_manifests
+
 from .controlplane import LocalCluster, ensure_namespace
 from .kubeapi import KubeREST
 from .operator_process import OperatorProcess

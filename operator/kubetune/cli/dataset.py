@@ -1,14 +1,6 @@
-"""The ``kubetune`` command.
-
-``kubetune dataset validate FILE --format F`` checks a JSON Lines dataset the way a training pod will, and prints a
+"""``kubetune dataset validate FILE --format F`` checks a JSON Lines dataset the way a training pod will, and prints a
 report (exit 0 when it passes, 1 when it does not). ``kubetune dataset export --query Q --format F -o FILE`` writes the
 rows of a Postgres query as a dataset, streaming.
-
-``kubetune operator [options]`` runs the operator (its options are those of ``python -m kubetune.operator``).
-
-Each command group adds itself to the parser with an ``add_<group>_commands(subparsers)`` function and sets
-``handler`` on its sub-parser; ``main`` calls it. Heavy modules (kopf, transformers) are imported inside the handlers,
-so ``kubetune --help`` and the export start fast and stay small.
 """
 
 from __future__ import annotations
@@ -16,7 +8,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +25,7 @@ def _mapping(value: str) -> tuple[str, str]:
     return field, column
 
 
-def add_dataset_commands(subparsers: Any) -> None:
+def add_commands(subparsers: Any) -> None:
     dataset = subparsers.add_parser("dataset", help="validate and export training datasets")
     commands = dataset.add_subparsers(dest="dataset_command", required=True, metavar="COMMAND")
 
@@ -76,40 +67,6 @@ def add_dataset_commands(subparsers: Any) -> None:
     export.add_argument("--statement-timeout", type=int, default=300, help="seconds per statement (default 300)")
     export.add_argument("--no-progress", action="store_true", help="no progress bar")
     export.set_defaults(handler=dataset_export)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kubetune", description="kubetune: LLM fine-tuning on Kubernetes.")
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    add_dataset_commands(subparsers)
-    add_operator_commands(subparsers)
-    return parser
-
-
-def add_operator_commands(subparsers: Any) -> None:
-    # kopf takes most of a second to import: the operator's own parser is built only when `kubetune operator` runs,
-    # so the dataset commands start fast and stay small. Its options pass through untouched (see main).
-    operator = subparsers.add_parser("operator", help="run the kubetune operator (kopf); --help for its options",
-                                     add_help=False)
-    operator.set_defaults(handler=run_operator, passthrough=True)
-
-
-def run_operator(args: argparse.Namespace) -> int:
-    from kubetune.operator import build_parser as operator_parser
-    from kubetune.operator import run
-
-    parser = operator_parser(argparse.ArgumentParser(prog="kubetune operator", description="Run the operator."))
-    run(parser.parse_args(args.extra))
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if extra and not getattr(args, "passthrough", False):
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    args.extra = extra
-    return int(args.handler(args))
 
 
 # -- dataset validate ------------------------------------------------------------------------------------------------
@@ -217,6 +174,3 @@ def _progress_bar() -> Any:
 
     return tqdm(unit=" rows", unit_scale=True, desc="export", file=sys.stderr, mininterval=0.5)
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -186,7 +186,7 @@ class LocalCluster:
 
     def start_node(self) -> None:
         node = Component("process-node", [
-            sys.executable, "-m", "kubetune.devcluster.processnode", "--kubeconfig", str(self.kubeconfig),
+            sys.executable, "-m", "kubetune_devcluster.processnode", "--kubeconfig", str(self.kubeconfig),
             "--state-dir", str(self.node_state_dir), "--name", self.node_name, "--gpus", str(self.gpus),
         ], self.root / "logs" / "process-node.log")
         node.start(env={**os.environ, "PYTHONUNBUFFERED": "1"})

@@ -1,4 +1,4 @@
-"""``python -m kubetune.devcluster.processnode --kubeconfig K --state-dir D``: run a process node until SIGTERM."""
+"""``python -m kubetune_devcluster.processnode --kubeconfig K --state-dir D``: run a process node until SIGTERM."""
 
 from __future__ import annotations
 

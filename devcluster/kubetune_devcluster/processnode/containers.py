@@ -212,11 +212,14 @@ def now_rfc3339(at: float | None = None) -> str:
 
 
 def image_paths() -> list[str]:
-    """What stands in for every container image: the interpreter, the virtualenv and kubetune's source."""
+    """What stands in for every container image: the interpreter, the virtualenv, and the sources of kubetune and of
+    this test ground (editable installs point into the repository)."""
     import kubetune
+    import kubetune_devcluster
 
-    source = os.path.dirname(os.path.dirname(os.path.abspath(kubetune.__file__)))
-    return sorted({sys.prefix, sys.base_prefix, source})
+    sources = {os.path.dirname(os.path.dirname(os.path.abspath(m.__file__ or ""))) for m in (kubetune,
+                                                                                           kubetune_devcluster)}
+    return sorted({sys.prefix, sys.base_prefix, *sources})
 
 
 def write_launch_spec(
