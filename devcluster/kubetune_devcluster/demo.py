@@ -23,7 +23,7 @@ from .kubeapi import KubeREST
 from .operator_process import OperatorProcess
 from .waiting import wait_for
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / "examples" / "demo"
 NAMESPACE = "kubetune-demo"
 PROMPT = "What is the capital of France?"

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "kubetune"
 HELM_VERSION = "v3.22.0"
 HEALTH_DIR = REPO / "deploy" / "argocd" / "health"
