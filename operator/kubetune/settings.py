@@ -66,6 +66,43 @@ class OperatorSettings:
     metrics_port: int = 9090
     """Port of the operator's own Prometheus metrics; 0 disables them."""
 
+    allowed_images: tuple[str, ...] = ()
+    """Images a TrainingJob or ModelComparison may name in spec.image (comma-separated; a trailing ``*`` matches a
+    prefix, e.g. ``registry.example.com/ml/*``). Empty: spec.image is refused. A pod of the operator's runs with the
+    namespace's Secrets and volumes, so who may pick its image is the administrator's choice."""
+
+    trainer_cpu_request: str = "1"
+    """CPU request of a training pod whose spec.resources.cpu is unset (a namespace with a ResourceQuota on CPU
+    refuses pods without requests)."""
+
+    trainer_memory_request: str = "2Gi"
+    """Memory request of a training pod whose spec.resources.memory is unset."""
+
+    leader_election: bool = True
+    """Elect one active replica through a coordination.k8s.io Lease; the others wait to take over."""
+
+    leader_election_namespace: str = ""
+    """Namespace of the Lease; default: the operator pod's own ($POD_NAMESPACE or its service account's)."""
+
+    leader_election_name: str = "kubetune-operator"
+    """Name of the Lease."""
+
+    leader_election_identity: str = ""
+    """This replica's identity in the Lease; default: $POD_NAME, else the host name."""
+
+    lease_duration: float = 15.0
+    """Seconds a standby waits after the leader's last renewal before it takes over."""
+
+    renew_deadline: float = 10.0
+    """Seconds the leader keeps acting without a successful renewal before it stops (less than lease_duration)."""
+
+    lease_retry_period: float = 2.0
+    """Seconds between renewals (and between a standby's attempts)."""
+
+
+    def image_allowed(self, image: str) -> bool:
+        """Whether spec.image may name ``image`` (see ``allowed_images``)."""
+        return any(image.startswith(p[:-1]) if p.endswith("*") else image == p for p in self.allowed_images)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> OperatorSettings:
@@ -87,7 +124,7 @@ class OperatorSettings:
                 if word not in _TRUE + _FALSE:
                     raise ValueError(f"{variable}={raw!r}: expected one of {', '.join(_TRUE + _FALSE)}")
                 values[f.name] = word in _TRUE
-            elif f.name == "namespaces":
+            elif f.name in ("namespaces", "allowed_images"):
                 values[f.name] = tuple(n.strip() for n in raw.split(",") if n.strip())
             else:
                 values[f.name] = raw

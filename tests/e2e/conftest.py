@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,11 @@ from kubetune_devcluster.kubeapi import KubeREST
 from kubetune_devcluster.operator_process import OperatorProcess
 
 # Short intervals so a test sees progress within a short training run; production defaults are in settings.py.
-OPERATOR_ENV = {"KUBETUNE_PROGRESS_INTERVAL": "1", "KUBETUNE_TRAINER_IMAGE": "kubetune/trainer:test"}
+OPERATOR_ENV = {"KUBETUNE_PROGRESS_INTERVAL": "1", "KUBETUNE_TRAINER_IMAGE": "kubetune/trainer:test",
+                # The Lease lives where the chart puts it: the operator's own namespace.
+                "KUBETUNE_LEADER_ELECTION_NAMESPACE": NAMESPACE, "KUBETUNE_LEADER_ELECTION_IDENTITY": "e2e-operator",
+                # Small requests: the process node's 16 advertised CPUs hold many test pods at once.
+                "KUBETUNE_TRAINER_CPU_REQUEST": "100m", "KUBETUNE_TRAINER_MEMORY_REQUEST": "256Mi"}
 BASE_MODEL_NAME = "tiny-llama"
 # The e2e operator watches only namespaces with this prefix (a kopf glob), so the API tests that share the session's
 # cluster can write TrainingJob statuses of their own without the operator reconciling them.
@@ -41,8 +47,57 @@ def install_chart_rbac(cluster: LocalCluster) -> str:
     return account
 
 
+class KopfAudit:
+    """Watches every kubetune object for the whole e2e session, and records any kopf annotation or foreign finalizer
+    it sees, even on objects deleted before the suite ends."""
+
+    PLURALS = ("trainingjobs", "finetunedmodels", "modelcomparisons")
+
+    def __init__(self, kube: KubeREST) -> None:
+        self.kube = kube
+        self.seen: set[str] = set()
+        self.problems: list[str] = []
+        self.stopped = threading.Event()
+        self.threads = [threading.Thread(target=self._watch, args=(p,), daemon=True) for p in self.PLURALS]
+        for thread in self.threads:
+            thread.start()
+
+    def _watch(self, plural: str) -> None:
+        path = KubeREST.path("kubetune.dev/v1alpha1", plural)
+        while not self.stopped.is_set():
+            try:
+                listed = self.kube.get(path)
+                for item in listed["items"]:
+                    self._check(plural, item)
+                for event in self.kube.watch(path, listed["metadata"]["resourceVersion"], timeout_seconds=30):
+                    if event.get("type") in ("ADDED", "MODIFIED", "DELETED"):
+                        self._check(plural, event["object"])
+                    if self.stopped.is_set():
+                        return
+            except Exception:  # the cluster going away at the end of the session, a watch expiring
+                time.sleep(0.5)
+
+    def _check(self, plural: str, item: dict[str, Any]) -> None:
+        meta = item["metadata"]
+        where = f"{plural} {meta.get('namespace')}/{meta['name']}"
+        self.seen.add(where)
+        for key in meta.get("annotations") or {}:
+            if "kopf.zalando.org" in key or "last-handled-configuration" in key:
+                self.problems.append(f"{where}: annotation {key}")
+        for finalizer in meta.get("finalizers") or []:
+            if finalizer != "kubetune.dev/finalizer" or plural != "finetunedmodels":
+                self.problems.append(f"{where}: finalizer {finalizer}")
+
+
 @pytest.fixture(scope="session")
-def operator(cluster: LocalCluster, crds: list[dict[str, Any]],
+def kopf_audit(cluster: LocalCluster, crds: list[dict[str, Any]]) -> Iterator[KopfAudit]:
+    audit = KopfAudit(cluster.api)
+    yield audit
+    audit.stopped.set()
+
+
+@pytest.fixture(scope="session")
+def operator(cluster: LocalCluster, crds: list[dict[str, Any]], kopf_audit: KopfAudit,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
     """The operator, watching all namespaces, as `kubetune operator` runs it, with the chart's RBAC and nothing
     more: it authenticates as the chart's ServiceAccount, so a verb the chart forgot fails the tests."""

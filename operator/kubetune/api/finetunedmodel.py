@@ -10,6 +10,7 @@ from pydantic import Field, StringConstraints
 from .common import (
     Condition,
     ModelSource,
+    SecretKeyRef,
     ServingSpec,
     TrainingMetrics,
     conditions_field,
@@ -98,6 +99,10 @@ class TargetStatus(ApiModel):
     """The adapter on one serving target."""
 
     deployment: str = Field(description="Name of the Deployment.")
+    port: int | None = Field(default=None, ge=1, le=65535, description="Port of vLLM on its pods.")
+    api_key_secret_ref: SecretKeyRef | None = Field(
+        default=None, description="The Secret key of vLLM's API key (a reference; the key itself is never here)."
+    )
     lora_ready: bool | None = Field(
         default=None, description="Whether the Deployment runs vLLM with runtime LoRA loading enabled."
     )
@@ -118,6 +123,9 @@ class FineTunedModelStatus(ApiModel):
         default=None, ge=0, description="metadata.generation of the spec the status reflects."
     )
     adapter: AdapterInfo | None = Field(default=None, description="What validation read from the artifact.")
+    validation_attempts: int | None = Field(
+        default=None, ge=0, description="Validation pods that failed without a report (retried up to 3 times)."
+    )
     targets: list[TargetStatus] | None = Field(default=None, description="The adapter on each serving target.")
     served_replicas: int | None = Field(
         default=None, ge=0, description="Pods, across all targets, that serve the adapter."

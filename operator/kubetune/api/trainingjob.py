@@ -247,8 +247,8 @@ def _frozen_after_start() -> Rule:
             checks.append(f"{new} == {old}")
     return Rule(
         "!has(oldSelf.status) || !has(oldSelf.status.startTime) || (" + " && ".join(checks) + ")",
-        "spec is immutable once training has started (status.startTime is set), except spec.suspend; "
-        "create a new TrainingJob to train with other settings",
+        "spec is immutable once training has started (the trainer ran: status.startTime is set), except "
+        "spec.suspend; create a new TrainingJob to train with other settings",
         field_path=".spec",
     )
 
@@ -269,6 +269,7 @@ class Progress(ApiModel):
     tokens_per_second: float | None = Field(default=None, ge=0, description="Recent training throughput.")
     percent: float | None = Field(default=None, ge=0, le=100, description="step / totalSteps, in percent.")
     eta_seconds: int | None = Field(default=None, ge=0, description="Estimated seconds until training ends.")
+    eta: str | None = Field(default=None, description="etaSeconds for people, e.g. 4m12s (the ETA column).")
     resumed_from_step: int | None = Field(
         default=None, ge=0, description="Checkpoint step the current training pod resumed from, if it resumed."
     )
@@ -310,7 +311,8 @@ class TrainingJobStatus(ApiModel):
     job_name: str | None = Field(default=None, description="Name of the batch/v1 Job running the training pod.")
     start_time: datetime | None = Field(
         default=None,
-        description="When the training pod was first started; from then on the spec is immutable except suspend.",
+        description="When the trainer first ran in a pod (not when the Job was created: a queued job can still be "
+        "edited); from then on the spec is immutable except suspend.",
     )
     completion_time: datetime | None = Field(default=None, description="When the job succeeded or failed.")
     reason: str | None = Field(default=None, description="CamelCase reason for the current phase.")
@@ -335,10 +337,9 @@ class TrainingJob(Resource):
         columns=(
             PrinterColumn("Phase", ".status.phase", "string", "Lifecycle phase."),
             PrinterColumn("Progress", ".status.progress.percent", "number", "Percent of training steps done."),
-            PrinterColumn("Loss", ".status.progress.loss", "number", "Latest training loss."),
-            PrinterColumn(
-                "Model", ".spec.output.modelName", "string", "FineTunedModel created on success.", priority=1
-            ),
+            PrinterColumn("Loss", ".status.progress.loss", "number", "Latest training loss (4 decimals)."),
+            PrinterColumn("ETA", ".status.progress.eta", "string", "Estimated time until training ends."),
+            PrinterColumn("Model", ".status.modelRef.name", "string", "The FineTunedModel registered on success."),
             PrinterColumn("Reason", ".status.reason", "string", "Reason for the current phase.", priority=1),
             AGE_COLUMN,
         ),

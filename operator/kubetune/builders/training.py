@@ -189,10 +189,12 @@ def build_trainer_configmap(tj: TrainingJob, settings: OperatorSettings) -> dict
     }
 
 
-def _resources(tj: TrainingJob) -> dict[str, Any]:
+def _resources(tj: TrainingJob, settings: OperatorSettings) -> dict[str, Any]:
+    """Requests always (a namespace with a ResourceQuota refuses pods without them): the spec's, else the operator's
+    defaults; limits only for what the spec sets (and the GPUs, which are requested through their limit)."""
     res = tj.spec.resources
     limits: dict[str, Any] = {}
-    requests: dict[str, Any] = {}
+    requests: dict[str, Any] = {"cpu": settings.trainer_cpu_request, "memory": settings.trainer_memory_request}
     if res.gpus:
         limits[res.gpu_resource_name] = str(res.gpus)
     for key, value in (("cpu", res.cpu), ("memory", res.memory)):
@@ -221,7 +223,7 @@ def build_training_job(tj: TrainingJob, settings: OperatorSettings) -> dict[str,
             *wiring.env,
         ],
         "ports": [{"name": "progress", "containerPort": settings.progress_port}],
-        "resources": _resources(tj),
+        "resources": _resources(tj, settings),
         "volumeMounts": [
             {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
             *wiring.mounts,

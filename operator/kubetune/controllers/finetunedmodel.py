@@ -1,4 +1,9 @@
-"""kopf handlers for FineTunedModel: validate, hot-load, follow pods, unload on removal. Thin: each delegates."""
+"""kopf event handlers for FineTunedModel: each one only queues the model's key for the one level-triggered
+reconcile. kopf writes nothing onto the object (no last-handled-configuration annotation, no finalizer of its own);
+the finalizer the reconcile adds is there because unloading from vLLM pods is real cleanup.
+
+The pods and Deployments of serving targets are watched by ``model_watches.TargetWatches``, shared by all models.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,10 @@ from typing import Any
 
 import kopf
 
-from ..api import GROUP, VERSION, FineTunedModel, ServingTarget, parse_resource
+from ..api import GROUP, VERSION
 from ..builders.adapter_validation import COMPONENT
 from ..builders.naming import FINETUNEDMODEL, MANAGED_BY, OPERATOR
-from .model_pods import follow_targets
-from .model_reconcile import reconcile_finetunedmodel, unload_targets
+from .model_reconcile import KIND, enqueue_finetunedmodel
 from .runtime import Runtime
 
 FTM = (GROUP, VERSION, "finetunedmodels")
@@ -23,52 +27,19 @@ def _runtime(memo: Any) -> Runtime:
     return runtime
 
 
-@kopf.on.resume(*FTM)
-@kopf.on.create(*FTM)
-async def finetunedmodel_create(name: str, namespace: str | None, memo: Any, **_: Any) -> None:
-    await reconcile_finetunedmodel(_runtime(memo), namespace or "", name)
-
-
-@kopf.on.update(*FTM, field="spec.serving")
-async def finetunedmodel_targets_changed(name: str, namespace: str | None, body: Any, old: Any, new: Any, memo: Any,
-                                        logger: Any, **_: Any) -> None:
+@kopf.on.event(*FTM)
+async def finetunedmodel_event(type: str | None, name: str, namespace: str | None, body: Any, memo: Any,
+                               **_: Any) -> None:
     runtime = _runtime(memo)
-    kept = {t["deployment"] for t in (new or {}).get("targets") or []}
-    removed = [ServingTarget.model_validate(t) for t in (old or {}).get("targets") or [] if t["deployment"] not in kept]
-    if removed:
-        ftm = parse_resource(body)
-        assert isinstance(ftm, FineTunedModel)
-        failures = await unload_targets(runtime, ftm, removed)
-        logger.info("unloaded from removed target(s) %s%s", ", ".join(t.deployment for t in removed),
-                    f"; not confirmed on {', '.join(failures)}" if failures else "")
-    await reconcile_finetunedmodel(runtime, namespace or "", name)
+    if type == "DELETED":
+        runtime.forget(KIND, namespace or "", name)
+        enqueue_finetunedmodel(runtime, namespace or "", name)  # finds it gone and stops its target watches
+        return
+    if runtime.is_own_write(KIND, namespace or "", name, body):
+        return
+    enqueue_finetunedmodel(runtime, namespace or "", name, body)
 
 
 @kopf.on.event("", "v1", "pods", labels=VALIDATOR_LABELS)
 async def finetunedmodel_validation_pod_event(meta: Any, namespace: str | None, memo: Any, **_: Any) -> None:
-    await reconcile_finetunedmodel(_runtime(memo), namespace or "", meta["labels"][FINETUNEDMODEL])
-
-
-@kopf.daemon(*FTM, cancellation_timeout=2.0)
-async def finetunedmodel_pods(name: str, namespace: str | None, body: Any, stopped: Any, memo: Any, **_: Any) -> None:
-    runtime = _runtime(memo)
-
-    async def reconcile() -> None:
-        await reconcile_finetunedmodel(runtime, namespace or "", name)
-
-    await follow_targets(runtime, namespace or "", body, stopped, reconcile)
-
-
-@kopf.on.delete(*FTM)
-async def finetunedmodel_delete(name: str, namespace: str | None, body: Any, memo: Any, logger: Any, **_: Any) -> None:
-    """Unload from every pod before the object goes; bounded, so a gone pod never blocks deletion."""
-    runtime = _runtime(memo)
-    try:
-        ftm = parse_resource(body)
-    except ValueError:
-        return  # never served, nothing to unload
-    assert isinstance(ftm, FineTunedModel)
-    failures = await unload_targets(runtime, ftm, ftm.spec.serving.targets if ftm.spec.serving else [])
-    if failures:
-        logger.warning("adapter %s not confirmed unloaded on %s", ftm.spec.served_name, ", ".join(sorted(failures)))
-    runtime.forget("FineTunedModel", namespace or "", name)
+    enqueue_finetunedmodel(_runtime(memo), namespace or "", meta["labels"][FINETUNEDMODEL])

@@ -1,71 +1,73 @@
-"""Reconcile one FineTunedModel: validate its adapter once, check every serving target, and hot-load the adapter
-into every ready vLLM pod. Idempotent: /v1/models decides what is already loaded, so any trigger may call it.
+"""Reconcile one FineTunedModel: validate its adapter once, check every serving target, hot-load the adapter into
+every ready vLLM pod, unload it from targets that were removed, and unload everywhere before the object goes.
+
+The queue runs one reconcile per model at a time, and every action on the model (load, unload on removal or on
+delete) happens inside it: an unload can never race a load of the same model. Idempotent: /v1/models decides what is
+already loaded, so any trigger may call it.
 """
 
 from __future__ import annotations
 
-import base64
+import contextlib
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ..api import FineTunedModel, InvalidResource, ServingTarget, parse_resource, set_condition
-from ..api.finetunedmodel import READY
-from ..kube import KubeClient
-from ..kube.client import DEPLOYMENTS, PODS, SECRETS
-from ..serving.rollout import PodEndpoint, PodOutcome, RolloutPolicy, load_everywhere, unload_everywhere
-from ..serving.targets import (
-    AdapterNotMounted,
-    TargetFacts,
-    adapter_path_in_pod,
-    is_ready,
-    pod_selector,
-    prepare_patch,
-    target_facts,
+from ..api import (
+    FineTunedModel,
+    InvalidResource,
+    SecretKeyRef,
+    ServingTarget,
+    get_condition,
+    parse_resource,
+    set_condition,
 )
+from ..api.finetunedmodel import READY
+from ..kube import Conflict, Invalid
+from ..kube.client import DEPLOYMENTS
+from ..serving.model_lists import ModelLists
+from ..serving.rollout import RolloutPolicy, load_everywhere, unload_everywhere
 from ..serving.vllm import VLLMClient
 from .events import post_event
-from .metrics import ADAPTER_LOADS, RECONCILES, ROLLOUT_SECONDS, TRANSITIONS
-from .model_validation import PENDING, Verdict, check_report, check_target, forget_validation_pod, inspect_adapter
+from .metrics import ADAPTER_LOADS, MODEL_LIST_READS, RECONCILES, ROLLOUT_SECONDS, TRANSITIONS
+from .model_phase import phase as model_phase
+from .model_phase import target_status
+from .model_targets import SecretNotUsable, TargetState, inspect_target, read_api_key, ready_endpoints
+from .model_validation import MAX_ATTEMPTS, PENDING, Verdict, check_report, forget_validation_pod_of, inspect_adapter
+from .model_watches import TargetWatches
 from .resources import FINETUNEDMODELS
 from .runtime import Runtime
+from .status import StaleRead, changed, recovered, write_status
+from .workqueue import Requeue
 
 log = logging.getLogger(__name__)
 Json = dict[str, Any]
-PREPARED = "kubetune.dev/prepared-for-lora"
+KIND = "FineTunedModel"
+FINALIZER = "kubetune.dev/finalizer"
+RESYNC_SECONDS = 60.0  # a safety net: a vLLM process that restarts in place without its pod leaving Ready
+UNWATCHED = ("SecretNotFound", "SecretNotMarked", "SecretKeyNotFound")
 
 
-@dataclass
-class TargetState:
-    """One target, as this reconcile found it."""
-
-    target: ServingTarget
-    deployment: Json | None = None
-    facts: TargetFacts | None = None
-    problem: str | None = None
-    problem_reason: str = ""
-    lora_ready: bool | None = None
-    pods: list[PodEndpoint] = field(default_factory=list)
-    lora_path: str | None = None
-    api_key: str | None = None
-    outcomes: list[PodOutcome] = field(default_factory=list)
+def enqueue_finetunedmodel(runtime: Runtime, namespace: str, name: str, body: Mapping[str, Any] | None = None) -> None:
+    runtime.enqueue(KIND, namespace, name, body)
 
 
-def _format(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+def target_watches(runtime: Runtime) -> TargetWatches:
+    watches = runtime.extras.get("target-watches")
+    if watches is None:
+        watches = runtime.extras["target-watches"] = TargetWatches(
+            runtime.client, lambda ns, name: enqueue_finetunedmodel(runtime, ns, name))
+    assert isinstance(watches, TargetWatches)
+    return watches
 
 
-async def read_secret_key(client: KubeClient, namespace: str, name: str, key: str) -> str | None:
-    secret = await client.get_or_none(SECRETS, name, namespace)
-    data = (secret or {}).get("data") or {}
-    return base64.b64decode(data[key]).decode().strip() if key in data else None
-
-
-async def ready_endpoints(client: KubeClient, deployment: Json, port: int) -> list[PodEndpoint]:
-    pods = await client.list(PODS, deployment["metadata"]["namespace"], label_selector=pod_selector(deployment))
-    return sorted((PodEndpoint(p["metadata"]["name"], p["status"]["podIP"], port) for p in pods if is_ready(p)),
-                  key=lambda e: e.name)
+def model_lists(runtime: Runtime) -> ModelLists:
+    lists = runtime.extras.get("model-lists")
+    if lists is None:
+        lists = runtime.extras["model-lists"] = ModelLists(vllm_client(runtime), on_read=MODEL_LIST_READS.inc)
+    assert isinstance(lists, ModelLists)
+    return lists
 
 
 def vllm_client(runtime: Runtime) -> VLLMClient:
@@ -77,232 +79,248 @@ def rollout_policy(runtime: Runtime) -> RolloutPolicy:
                          retries=runtime.settings.adapter_load_retries)
 
 
-async def _inspect_target(runtime: Runtime, ftm: FineTunedModel, target: ServingTarget, rank: int) -> TargetState:
-    client = runtime.client
-    ns = ftm.metadata.namespace or ""
-    state = TargetState(target)
-    state.deployment = await client.get_or_none(DEPLOYMENTS, target.deployment, ns)
-    if state.deployment is None:
-        state.problem_reason = "DeploymentNotFound"
-        state.problem = f"Deployment {ns}/{target.deployment} not found"
-        return state
-    facts = state.facts = target_facts(state.deployment, target.port)
-    state.lora_ready = facts.lora_ready
-    claim = ftm.spec.adapter.pvc.claim_name if ftm.spec.adapter.pvc else None
-    if target.prepare:
-        patch = prepare_patch(state.deployment, target.port, claim, rank)
-        if patch is not None:
-            patch.setdefault("metadata", {})["annotations"] = {PREPARED: ftm.metadata.name}
-            # Checks below read the Deployment as patched (prepare may have raised --max-lora-rank).
-            state.deployment = await client.patch(DEPLOYMENTS, target.deployment, patch, ns, patch_type="strategic")
-            state.facts = target_facts(state.deployment, target.port)
-            state.problem_reason = "PreparingTarget"
-            state.problem = (f"prepared Deployment {target.deployment} for runtime LoRA loading; its pods roll once "
-                             "and get the adapter as they turn Ready")
-            state.lora_ready = True
-            return state
-    if not facts.lora_ready:
-        state.problem_reason = "TargetNotLoraReady"
-        state.problem = (f"Deployment {target.deployment} is not LoRA-ready: add {' and '.join(facts.missing)} to "
-                         "its vLLM container, or set prepare: true on this target")
-        return state
-    if ftm.spec.adapter.pvc is not None:
-        try:
-            state.lora_path = adapter_path_in_pod(state.deployment, target.port, ftm.spec.adapter.pvc.claim_name,
-                                                  ftm.spec.adapter.pvc.path)
-        except AdapterNotMounted as e:
-            state.problem_reason = "AdapterNotMounted"
-            state.problem = str(e)
-            return state
-    else:
-        state.lora_path = (ftm.spec.adapter.uri or "").removeprefix("hf://")
-    if target.api_key_secret_ref:
-        ref = target.api_key_secret_ref
-        state.api_key = await read_secret_key(client, ns, ref.name, ref.key)
-        if state.api_key is None:
-            state.problem_reason = "SecretKeyNotFound"
-            state.problem = f"Secret {ns}/{ref.name} has no key {ref.key} (spec.serving.targets apiKeySecretRef)"
-            return state
-    state.pods = await ready_endpoints(client, state.deployment, target.port)
-    return state
+async def reconcile_finetunedmodel(runtime: Runtime, namespace: str, name: str) -> Requeue | None:
+    body = runtime.take(KIND, namespace, name) or await runtime.client.get_or_none(FINETUNEDMODELS, name, namespace)
+    if body is None:
+        target_watches(runtime).set_targets(namespace, name, set())
+        return None
+    try:
+        result = await _reconcile(runtime, body)
+    except StaleRead:
+        RECONCILES.labels(KIND, "retry").inc()
+        return Requeue(after=0)
+    except Exception:
+        RECONCILES.labels(KIND, "error").inc()
+        raise
+    RECONCILES.labels(KIND, "ok").inc()
+    return result
 
 
-def _target_status(state: TargetState, previous: Json | None) -> Json:
-    loaded_before = {p["name"]: p.get("loadedAt") for p in (previous or {}).get("pods") or [] if p.get("loaded")}
-    pods = []
-    for outcome in state.outcomes:
-        entry: Json = {"name": outcome.pod.name, "ip": outcome.pod.ip, "loaded": outcome.loaded}
-        if outcome.loaded:
-            entry["loadedAt"] = loaded_before.get(outcome.pod.name) or _format(outcome.loaded_at or datetime.now(UTC))
-        if outcome.message:
-            entry["message"] = outcome.message
-        pods.append(entry)
-    status: Json = {"deployment": state.target.deployment, "readyReplicas": len(state.pods),
-                    "loadedReplicas": sum(1 for o in state.outcomes if o.loaded), "pods": pods}
-    if state.lora_ready is not None:
-        status["loraReady"] = state.lora_ready
-    failed = [o for o in state.outcomes if not o.loaded]
-    if state.problem:
-        status["message"] = state.problem
-    elif failed:
-        status["message"] = f"{len(failed)} pod(s) without the adapter: {failed[0].pod.name}: {failed[0].message}"
-    elif not state.pods:
-        status["message"] = "no ready pods yet; the adapter is loaded on each pod as it turns Ready"
-    return status
-
-
-def _phase(states: list[TargetState]) -> tuple[str, str, str]:
-    """Phase, reason and message for the Ready condition."""
-    if not states:
-        return "Ready", "Registered", "the adapter is valid; no serving targets are set"
-    for state in states:
-        if state.problem:
-            return "Degraded", state.problem_reason, state.problem
-        failed = [o for o in state.outcomes if not o.loaded]
-        if failed:
-            return "Degraded", "LoadFailed", f"{len(failed)} pod(s) of {state.target.deployment} without the " \
-                f"adapter; {failed[0].pod.name}: {failed[0].message}"
-    if any(not s.pods for s in states):
-        return "Deploying", "WaitingForPods", "waiting for ready vLLM pods"
-    loaded = sum(len(s.outcomes) for s in states)
-    return "Serving", "Loaded", f"served by {loaded} pod(s) across {len(states)} Deployment(s)"
-
-
-async def _patch(client: KubeClient, ns: str, name: str, status: Json) -> None:
-    await client.patch(FINETUNEDMODELS, name, {"status": status}, ns, subresource="status")
-
-
-async def _emit(runtime: Runtime, body: Json, old: str | None, new: str, reason: str, message: str) -> None:
+# -- writing status ------------------------------------------------------------------------------------------------
+async def _emit(runtime: Runtime, body: Mapping[str, Any], old: str | None, new: str, reason: str,
+                message: str) -> None:
     if old != new:
-        TRANSITIONS.labels("FineTunedModel", new).inc()
+        TRANSITIONS.labels(KIND, new).inc()
         kind = "Warning" if new in ("Failed", "Degraded") else "Normal"
         await post_event(runtime.client, body, kind, reason, f"{old or 'New'} -> {new}: {message}"[:1000])
 
 
-async def _fail(runtime: Runtime, body: Json, verdict: Verdict, extra: Json | None = None) -> None:
-    client = runtime.client
+async def _write(runtime: Runtime, body: Mapping[str, Any], update: Json) -> Mapping[str, Any]:
+    status = body.get("status") or {}
+    if not changed(status, update):
+        return body
+    return await write_status(runtime, KIND, FINETUNEDMODELS, body, update)
+
+
+async def _set_phase(runtime: Runtime, body: Mapping[str, Any], phase: str, verdict: Verdict,
+                     extra: Json | None = None) -> None:
     meta = body["metadata"]
     status = body.get("status") or {}
     now = datetime.now(UTC)
-    conditions = set_condition(status.get("conditions"), READY, False, verdict.reason, verdict.message,
-                               meta.get("generation"), now)
-    await _patch(client, meta["namespace"], meta["name"], {
-        "phase": "Failed", "reason": verdict.reason, "message": verdict.message, "conditions": conditions,
-        "observedGeneration": meta.get("generation"), **(extra or {})})
-    await _emit(runtime, body, status.get("phase"), "Failed", verdict.reason, verdict.message)
+    conditions = set_condition(status.get("conditions"), READY, phase in ("Serving", "Ready"), verdict.reason,
+                               verdict.message, meta.get("generation"), now)
+    await _write(runtime, body, {"phase": phase, "reason": verdict.reason, "message": verdict.message,
+                                 "conditions": recovered(conditions, meta.get("generation"), now),
+                                 "observedGeneration": meta.get("generation"), **(extra or {})})
+    await _emit(runtime, body, status.get("phase"), phase, verdict.reason, verdict.message)
 
 
-async def reconcile_finetunedmodel(runtime: Runtime, namespace: str, name: str) -> None:
-    async with runtime.lock("FineTunedModel", namespace, name):
-        body = await runtime.client.get_or_none(FINETUNEDMODELS, name, namespace)
-        if body is None or body["metadata"].get("deletionTimestamp"):
-            return
-        try:
-            await _reconcile(runtime, body)
-        except Exception:
-            RECONCILES.labels("FineTunedModel", "error").inc()
-            raise
-        RECONCILES.labels("FineTunedModel", "ok").inc()
+# -- the finalizer -------------------------------------------------------------------------------------------------
+async def _set_finalizer(runtime: Runtime, body: Mapping[str, Any], present: bool) -> Mapping[str, Any] | None:
+    """Add or remove kubetune's finalizer, conditional on the list as read (other controllers may have theirs)."""
+    meta = body["metadata"]
+    finalizers = list(meta.get("finalizers") or [])
+    wanted = [*finalizers, FINALIZER] if present else [f for f in finalizers if f != FINALIZER]
+    ops: list[Json] = [{"op": "test", "path": "/metadata/finalizers", "value": finalizers}] if finalizers else []
+    ops.append({"op": "add", "path": "/metadata/finalizers", "value": wanted})
+    try:
+        written = await runtime.client.patch(FINETUNEDMODELS, meta["name"], ops, meta["namespace"],
+                                             patch_type="json")
+    except (Conflict, Invalid) as e:  # a failed test op is 422
+        runtime.drop_offered(KIND, meta["namespace"], meta["name"])
+        raise StaleRead(f"finalizers of {meta['name']} changed") from e
+    runtime.wrote(KIND, meta["namespace"], meta["name"], written)
+    return written if present else None
 
 
-async def _validated(runtime: Runtime, body: Json, ftm: FineTunedModel) -> Json | None:
-    """The adapter report (cached in status once valid); None while validating or after failing."""
+def _serving_targets(body: Mapping[str, Any]) -> list[ServingTarget]:
+    """The targets a model is loaded on or should be: the spec's, and those still in status after being removed
+    from it (until they are unloaded)."""
+    spec = [ServingTarget.model_validate(t) for t in ((body.get("spec") or {}).get("serving") or {}).get("targets")
+            or []]
+    named = {t.deployment for t in spec}
+    for old in (body.get("status") or {}).get("targets") or []:
+        if old["deployment"] not in named:
+            ref = old.get("apiKeySecretRef")
+            spec.append(ServingTarget(deployment=old["deployment"], port=old.get("port") or 8000,
+                                      api_key_secret_ref=SecretKeyRef.model_validate(ref) if ref else None))
+    return spec
+
+
+async def unload_targets(runtime: Runtime, namespace: str, served_name: str,
+                         targets: list[ServingTarget]) -> dict[str, dict[str, str]]:
+    """Unload the adapter from every pod of these targets, within the operator's unload deadline; returns, by
+    Deployment, the pods where it was not confirmed and why."""
+    failures: dict[str, dict[str, str]] = {}
+    for i, target in enumerate(targets):
+        deployment = await runtime.client.get_or_none(DEPLOYMENTS, target.deployment, namespace)
+        if deployment is None:
+            continue
+        pods = await ready_endpoints(runtime.client, deployment, target.port, target_watches(runtime))
+        api_key = None
+        if target.api_key_secret_ref:
+            ref = target.api_key_secret_ref
+            with contextlib.suppress(SecretNotUsable):
+                api_key = await read_api_key(runtime.client, namespace, ref.name, ref.key, f"targets[{i}]")
+        failed = await unload_everywhere(vllm_client(runtime), pods, served_name, api_key, rollout_policy(runtime),
+                                         runtime.settings.unload_deadline, model_lists(runtime))
+        if failed:
+            failures[target.deployment] = failed
+    return failures
+
+
+async def _finalize(runtime: Runtime, body: Mapping[str, Any]) -> None:
+    meta = body["metadata"]
+    ns, name = meta["namespace"], meta["name"]
+    if FINALIZER in (meta.get("finalizers") or []):
+        served_name = (body.get("spec") or {}).get("servedName")
+        if served_name:
+            failures = await unload_targets(runtime, ns, served_name, _serving_targets(body))
+            for deployment, pods in failures.items():
+                log.warning("adapter %s not confirmed unloaded on %s: %s", served_name, deployment,
+                            ", ".join(sorted(pods)))
+        await _set_finalizer(runtime, body, present=False)
+    target_watches(runtime).set_targets(ns, name, set())
+
+
+# -- the reconcile -------------------------------------------------------------------------------------------------
+async def _reconcile(runtime: Runtime, body: Json) -> Requeue | None:
+    meta = body["metadata"]
+    ns, name, generation = meta["namespace"], meta["name"], meta.get("generation")
+    if meta.get("deletionTimestamp"):
+        await _finalize(runtime, body)
+        return None
+    status: Json = body.get("status") or {}
+    validated = get_condition(status.get("conditions"), "Validated")
+    if status.get("phase") == "Failed" and status.get("observedGeneration") == generation and (
+            status.get("reason") == "InvalidSpec" or (validated or {}).get("status") == "False"):
+        return None  # the spec or the adapter itself is bad: it stands until the spec changes (target failures,
+        # found with a valid adapter, are checked again on every pass: the Deployment may have been fixed)
+    try:
+        ftm = parse_resource(body)
+    except InvalidResource as e:
+        await _set_phase(runtime, body, "Failed", Verdict(False, "InvalidSpec", str(e)))
+        return None
+    assert isinstance(ftm, FineTunedModel)
+    targets = _serving_targets(body)
+    watches = target_watches(runtime)
+    watches.set_targets(ns, name, {t.deployment for t in targets})
+    if targets and FINALIZER not in (meta.get("finalizers") or []):
+        body = dict(await _set_finalizer(runtime, body, present=True) or body)  # cleanup is real: it gets loaded
+
+    adapter = await _validated(runtime, body, ftm)
+    if isinstance(adapter, Requeue) or adapter is None:
+        return adapter
+    rank = adapter.get("rank")
+    wanted = ftm.spec.serving.targets if ftm.spec.serving else []
+    states = [await inspect_target(runtime.client, ftm, t, int(rank) if rank is not None else None, watches, i)
+              for i, t in enumerate(wanted)]
+    # Every target's checks pass before anything is loaded anywhere.
+    if all(s.verdict.ok for s in states):
+        await _load(runtime, ftm, states)
+    removed = [t for t in targets if t.deployment not in {w.deployment for w in wanted}]
+    still_loaded = await _unload_removed(runtime, ftm, removed)
+
+    previous = {t["deployment"]: t for t in status.get("targets") or []}
+    now = datetime.now(UTC)
+    target_list = [target_status(s, previous.get(s.target.deployment), now) for s in states]
+    target_list += [previous[d] for d in still_loaded if d in previous]
+    phase, reason, message = model_phase(states)
+    ready_pods = sum(len(s.pods) for s in states)
+    loaded_pods = sum(1 for s in states for o in s.outcomes if o.loaded)
+    conditions = set_condition(status.get("conditions"), READY, phase in ("Serving", "Ready"), reason, message,
+                               generation, now)
+    update = {"phase": phase, "reason": reason, "message": message, "targets": target_list,
+              "conditions": recovered(conditions, generation, now), "servedReplicas": loaded_pods,
+              "loaded": f"{loaded_pods}/{ready_pods}", "observedGeneration": generation}
+    await _write(runtime, body, update)
+    await _emit(runtime, body, status.get("phase"), phase, reason, message)
+    if still_loaded or any(s.problem_reason in UNWATCHED or any(not o.loaded for o in s.outcomes) for s in states):
+        return Requeue(backoff=True)  # waiting on what no watch reports: a Secret, a pod that refused or timed out
+    return Requeue(after=RESYNC_SECONDS) if wanted else None
+
+
+async def _load(runtime: Runtime, ftm: FineTunedModel, states: list[TargetState]) -> None:
+    vllm, lists = vllm_client(runtime), model_lists(runtime)
+    for state in states:
+        if state.problem is None and state.pods and state.lora_path:
+            with ROLLOUT_SECONDS.time():
+                state.outcomes = await load_everywhere(vllm, state.pods, ftm.spec.served_name, state.lora_path,
+                                                       state.api_key, rollout_policy(runtime), lists)
+            for outcome in state.outcomes:
+                ADAPTER_LOADS.labels("failed" if not outcome.loaded else
+                                     "loaded" if outcome.attempted else "present").inc()
+
+
+async def _unload_removed(runtime: Runtime, ftm: FineTunedModel, removed: list[ServingTarget]) -> list[str]:
+    """Unload from targets no longer in the spec; the ones still not confirmed stay in status for the next pass."""
+    if not removed:
+        return []
+    failures = await unload_targets(runtime, ftm.metadata.namespace or "", ftm.spec.served_name, removed)
+    for deployment, pods in failures.items():
+        log.warning("adapter %s not confirmed unloaded from removed target %s on %s", ftm.spec.served_name,
+                    deployment, ", ".join(sorted(pods)))
+    return sorted(failures)
+
+
+async def _validated(runtime: Runtime, body: Json, ftm: FineTunedModel) -> Json | Requeue | None:
+    """The adapter report (cached in status once valid); a Requeue while validating; None after failing."""
     client = runtime.client
     status = body.get("status") or {}
     meta = body["metadata"]
     if status.get("adapter") and any(c["type"] == "Validated" and c["status"] == "True"
                                      for c in status.get("conditions") or []):
         return dict(status["adapter"])
-    if ftm.spec.adapter.pvc is None:
-        report: Json | None = {"baseModel": None}  # remote adapters are checked by vLLM when it loads them
-    else:
-        report = await inspect_adapter(client, ftm, runtime.settings)
+    generation = meta.get("generation")
     now = datetime.now(UTC)
-    if report is None:
-        conditions = set_condition(status.get("conditions"), "Validated", "Unknown", PENDING.reason,
-                                   PENDING.message, meta.get("generation"), now)
-        await _patch(client, meta["namespace"], meta["name"], {"phase": "Validating", "reason": PENDING.reason,
-                                                               "message": PENDING.message, "conditions": conditions})
-        await _emit(runtime, body, status.get("phase"), "Validating", PENDING.reason, PENDING.message)
-        return None
+    if ftm.spec.adapter.pvc is None:
+        report: Json = {"baseModel": None}  # remote adapters are checked by vLLM when it loads them
+    else:
+        inspection = await inspect_adapter(client, ftm, runtime.settings)
+        if inspection.failed is not None:
+            attempts = int(status.get("validationAttempts") or 0) + 1
+            why = f"attempt {attempts} of {MAX_ATTEMPTS}: {inspection.failed.reason}: {inspection.failed.message}"
+            if attempts >= MAX_ATTEMPTS:
+                verdict = Verdict(False, "ValidationFailed", f"the adapter could not be validated: {why}")
+                conditions = set_condition(status.get("conditions"), "Validated", False, verdict.reason,
+                                           verdict.message, generation, now)
+                await _set_phase(runtime, {**body, "status": {**status, "conditions": conditions}}, "Failed",
+                                 verdict, {"validationAttempts": attempts})
+                return None
+            verdict = Verdict(False, "ValidationRetrying", f"the validation pod failed ({why}); retrying")
+            await _set_phase(runtime, body, "Validating", verdict, {"validationAttempts": attempts})
+            return Requeue(backoff=True)
+        if inspection.report is None:
+            waiting = inspection.waiting or PENDING
+            conditions = set_condition(status.get("conditions"), "Validated", "Unknown", waiting.reason,
+                                       waiting.message, generation, now)
+            await _set_phase(runtime, {**body, "status": {**status, "conditions": conditions}}, "Validating",
+                             waiting)
+            return None  # the validation pod's events queue the next pass
+        report = inspection.report
     verdict = check_report(ftm, report)
     adapter = {k: report[k] for k in ("rank", "alpha", "targetModules", "baseModel", "sha256", "sizeBytes", "files")
                if report.get(k) is not None}
     if ftm.spec.adapter.pvc is not None:
-        await forget_validation_pod(client, ftm)
+        await forget_validation_pod_of(client, ftm)
     conditions = set_condition(status.get("conditions"), "Validated", verdict.ok, verdict.reason, verdict.message,
-                               meta.get("generation"), now)
+                               generation, now)
     if not verdict.ok:
-        await _fail(runtime, {**body, "status": {**status, "conditions": conditions}}, verdict,
-                    {"adapter": adapter} if adapter else None)
+        await _set_phase(runtime, {**body, "status": {**status, "conditions": conditions}}, "Failed", verdict,
+                         {"adapter": adapter} if adapter else None)
         return None
-    await _patch(client, meta["namespace"], meta["name"], {"adapter": adapter, "conditions": conditions})
-    body.setdefault("status", {})["conditions"] = conditions
+    written = await _write(runtime, body, {"adapter": adapter, "conditions": conditions})
+    # The rest of the pass writes on top of this: carry its resourceVersion and conditions forward.
+    body["metadata"]["resourceVersion"] = written["metadata"]["resourceVersion"]
+    body["status"] = {**status, "conditions": conditions, "adapter": adapter}
     return adapter
-
-
-async def _reconcile(runtime: Runtime, body: Json) -> None:
-    client = runtime.client
-    meta = body["metadata"]
-    ns, name, generation = meta["namespace"], meta["name"], meta.get("generation")
-    status: Json = body.get("status") or {}
-    if status.get("phase") == "Failed" and status.get("observedGeneration") == generation:
-        return  # a failed check does not heal without a new spec
-    try:
-        ftm = parse_resource(body)
-    except InvalidResource as e:
-        await _fail(runtime, body, Verdict(False, "InvalidSpec", str(e)))
-        return
-    assert isinstance(ftm, FineTunedModel)
-    adapter = await _validated(runtime, body, ftm)
-    if adapter is None:
-        return
-    rank = adapter.get("rank")
-    targets = ftm.spec.serving.targets if ftm.spec.serving else []
-    states = [await _inspect_target(runtime, ftm, t, int(rank or 0)) for t in targets]
-    # Every target's checks pass before anything is loaded anywhere.
-    for state in states:
-        if state.facts is None:
-            continue
-        verdict = check_target(ftm, rank, state.target.deployment, state.facts)
-        if not verdict.ok:
-            await _fail(runtime, body, verdict)
-            return
-    vllm = vllm_client(runtime)
-    for state in states:
-        if state.problem is None and state.pods and state.lora_path:
-            with ROLLOUT_SECONDS.time():
-                state.outcomes = await load_everywhere(vllm, state.pods, ftm.spec.served_name, state.lora_path,
-                                                       state.api_key, rollout_policy(runtime))
-            for outcome in state.outcomes:
-                ADAPTER_LOADS.labels("failed" if not outcome.loaded else
-                                     "loaded" if outcome.attempted else "present").inc()
-    previous = {t["deployment"]: t for t in status.get("targets") or []}
-    target_status = [_target_status(s, previous.get(s.target.deployment)) for s in states]
-    phase, reason, message = _phase(states)
-    ready_pods = sum(len(s.pods) for s in states)
-    loaded_pods = sum(1 for s in states for o in s.outcomes if o.loaded)
-    conditions = set_condition(status.get("conditions"), READY, phase in ("Serving", "Ready"), reason, message,
-                               generation, datetime.now(UTC))
-    await _patch(client, ns, name, {
-        "phase": phase, "reason": reason, "message": message, "targets": target_status, "conditions": conditions,
-        "servedReplicas": loaded_pods, "loaded": f"{loaded_pods}/{ready_pods}", "observedGeneration": generation})
-    await _emit(runtime, body, status.get("phase"), phase, reason, message)
-
-
-async def unload_targets(runtime: Runtime, ftm: FineTunedModel, targets: list[ServingTarget]) -> dict[str, str]:
-    """Unload the adapter from every pod of these targets, within the operator's unload deadline."""
-    ns = ftm.metadata.namespace or ""
-    failures: dict[str, str] = {}
-    for target in targets:
-        deployment = await runtime.client.get_or_none(DEPLOYMENTS, target.deployment, ns)
-        if deployment is None:
-            continue
-        pods = await ready_endpoints(runtime.client, deployment, target.port)
-        api_key = None
-        if target.api_key_secret_ref:
-            api_key = await read_secret_key(runtime.client, ns, target.api_key_secret_ref.name,
-                                            target.api_key_secret_ref.key)
-        failures.update(await unload_everywhere(vllm_client(runtime), pods, ftm.spec.served_name, api_key,
-                                                rollout_policy(runtime), runtime.settings.unload_deadline))
-    return failures

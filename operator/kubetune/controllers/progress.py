@@ -43,13 +43,29 @@ async def read_progress(session: aiohttp.ClientSession, ip: str, port: int) -> P
         return None
 
 
+def _rounded(value: float | None, digits: int) -> float | None:
+    return round(value, digits) if value is not None else None
+
+
+def human_duration(seconds: int | None) -> str | None:
+    """``1h2m``, ``4m12s``, ``9s``: what the ETA printer column shows."""
+    if seconds is None:
+        return None
+    hours, rest = divmod(max(0, int(seconds)), 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m"
+    return f"{minutes}m{secs}s" if minutes else f"{secs}s"
+
+
 def status_patch(progress: Progress, now: datetime) -> Json:
-    """The status fields a progress report updates."""
+    """The status fields a progress report updates (losses to 4 decimals: `kubectl get` shows them as stored)."""
     values = {
-        "step": progress.step, "totalSteps": progress.total_steps, "epoch": progress.epoch, "loss": progress.loss,
-        "evalLoss": progress.eval_loss, "learningRate": progress.learning_rate,
-        "tokensPerSecond": progress.tokens_per_second, "percent": progress.percent,
-        "etaSeconds": progress.eta_seconds, "resumedFromStep": progress.resumed_from_step,
+        "step": progress.step, "totalSteps": progress.total_steps, "epoch": _rounded(progress.epoch, 3),
+        "loss": _rounded(progress.loss, 4), "evalLoss": _rounded(progress.eval_loss, 4),
+        "learningRate": progress.learning_rate, "tokensPerSecond": _rounded(progress.tokens_per_second, 1),
+        "percent": _rounded(progress.percent, 1), "etaSeconds": progress.eta_seconds,
+        "eta": human_duration(progress.eta_seconds), "resumedFromStep": progress.resumed_from_step,
         "updatedAt": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     patch: Json = {"progress": {k: v for k, v in values.items() if v is not None}}

@@ -1,23 +1,33 @@
-"""Operator start-up: kopf settings as its documentation advises, the shared runtime, and its cleanup."""
+"""Operator start-up: kopf settings as its documentation advises, the shared runtime with one work queue per kind, and
+its cleanup."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 import kopf
 
 from ..builders.naming import MANAGED_BY, OPERATOR, TRAININGJOB
-from ..kube import KubeClient
+from ..kube import KubeClient, Resource
 from ..settings import OperatorSettings
+from . import model_reconcile, training_reconcile
 from .memory import trim_periodically
-from .metrics import serve as serve_metrics
-from .runtime import Runtime
-from .training_reconcile import reconcile_trainingjob
-from .workqueue import WorkQueue
+from .resources import FINETUNEDMODELS, TRAININGJOBS
+from .runtime import Key, Runtime
+from .status import report_error
+from .workqueue import Backoff, Requeue, WorkQueue
 
 PREFIX = "kubetune.dev"
+# Per-key retry delays: 0.1 s doubling to 2 min (a missing reference, a Job that cannot create its pod, an error).
+BACKOFF = Backoff(base=0.1, cap=120.0)
+Reconcile = Callable[[Runtime, str, str], Awaitable[Requeue | None]]
+CONTROLLERS: tuple[tuple[str, Resource, Reconcile], ...] = (
+    (training_reconcile.KIND, TRAININGJOBS, training_reconcile.reconcile_trainingjob),
+    (model_reconcile.KIND, FINETUNEDMODELS, model_reconcile.reconcile_finetunedmodel),
+)
 
 
 def configure(settings: kopf.OperatorSettings) -> None:
@@ -26,18 +36,29 @@ def configure(settings: kopf.OperatorSettings) -> None:
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
     settings.watching.connect_timeout = 10
-    settings.persistence.finalizer = f"{PREFIX}/finalizer"
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=PREFIX, key="last-handled-configuration")
     settings.posting.reporting_component = "kubetune-operator"
     # kopf would post an Event for every handler run, on pods too; kubetune posts its own on phase transitions.
     settings.posting.level = logging.WARNING
     settings.execution.max_workers = 8
     # Server-side filters: only the operator's own Jobs and pods (training, adapter validation) reach it. vLLM pods
-    # are watched separately, per serving target, by their Deployment's selector.
+    # and Deployments are watched separately, per serving target (model_watches.TargetWatches).
     settings.watching.label_selectors["batch", "jobs"] = f"{MANAGED_BY}={OPERATOR},{TRAININGJOB}"
     settings.watching.label_selectors["", "v1", "pods"] = f"{MANAGED_BY}={OPERATOR}"
+
+
+def start_queues(runtime: Runtime) -> None:
+    """One work queue per kind, each running that kind's reconcile."""
+    workers = runtime.settings.max_concurrent_reconciles or 32
+    for kind, resource, reconcile in CONTROLLERS:
+
+        async def handle(key: Key, reconcile: Reconcile = reconcile) -> Requeue | None:
+            return await reconcile(runtime, *key)
+
+        async def on_error(key: Key, error: Exception, failures: int, kind: str = kind,
+                           resource: Resource = resource) -> None:
+            await report_error(runtime, kind, resource, key, error, failures)
+
+        runtime.queues[kind] = WorkQueue(handle, workers, BACKOFF, on_error, name=kind)
 
 
 @kopf.on.startup()
@@ -46,14 +67,8 @@ async def operator_startup(settings: kopf.OperatorSettings, memo: Any, logger: A
     operator_settings = getattr(memo, "operator_settings", None) or OperatorSettings.from_env()
     http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256))
     memo.runtime = Runtime(settings=operator_settings, client=KubeClient.discover(), http=http)
-    serve_metrics(operator_settings.metrics_port)
     memo.runtime.ensure_task(("operator", "malloc-trim"), trim_periodically)
-    runtime = memo.runtime
-
-    async def reconcile(key: tuple[str, str]) -> None:
-        await reconcile_trainingjob(runtime, *key)
-
-    runtime.trainingjobs = WorkQueue(reconcile, operator_settings.max_concurrent_reconciles or 32)
+    start_queues(memo.runtime)
     logger.info("kubetune operator started (trainer image %s)", operator_settings.trainer_image)
 
 
@@ -61,14 +76,12 @@ async def operator_startup(settings: kopf.OperatorSettings, memo: Any, logger: A
 async def operator_cleanup(memo: Any, **_: Any) -> None:
     runtime = getattr(memo, "runtime", None)
     if runtime is not None:
+        watches = runtime.extras.get("target-watches")
+        if watches is not None:
+            await watches.close()
         await runtime.close()
         await runtime.client.close()
         await runtime.http.close()
-
-
-@kopf.on.probe(id="api")
-async def operator_probe(memo: Any, **_: Any) -> bool:
-    return getattr(memo, "runtime", None) is not None
 
 
 @kopf.on.login()

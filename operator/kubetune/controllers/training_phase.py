@@ -65,6 +65,23 @@ def trainer_result(pod: Json) -> TrainerResult | None:
         return None
 
 
+def trainer_started_at(pods: list[Json]) -> str | None:
+    """When the trainer container first started in any of the Job's pods, or None while none has run.
+
+    Not the Job's startTime: the Job controller sets that before a pod is even scheduled, and the spec must stay
+    editable while a job waits in the queue (lowering resources.gpus is how a user unblocks it).
+    """
+    times = []
+    for pod in pods:
+        state = _trainer_state(pod)
+        for section in (state.get("state") or {}, state.get("lastState") or {}):
+            for phase in ("running", "terminated"):
+                started = (section.get(phase) or {}).get("startedAt")
+                if started:
+                    times.append(str(started))
+    return min(times, default=None)
+
+
 def _terminated(pod: Json) -> Json:
     return dict(_trainer_state(pod).get("state", {}).get("terminated") or {})
 
@@ -129,12 +146,15 @@ def _scheduling_problem(pod: Json) -> tuple[str, str] | None:
     return None
 
 
-def observe(job: Json | None, pods: list[Json], suspend: bool) -> Observation:
-    """Derive the phase from the Job (None when not created yet) and the Job's pods."""
+def observe(job: Json | None, pods: list[Json], suspend: bool,
+            creation_failure: str | None = None) -> Observation:
+    """Derive the phase from the Job (None when not created yet) and the Job's pods. ``creation_failure`` is the
+    message of the Job controller's newest FailedCreate event, if it cannot create the pod (a quota, a missing
+    PriorityClass)."""
     if job is None:
         return Observation("Pending", "JobNotCreated", "the training Job has not been created yet")
     status = job.get("status", {})
-    common = {"failed_attempts": int(status.get("failed", 0)), "start_time": status.get("startTime")}
+    common: dict[str, Any] = {"failed_attempts": int(status.get("failed", 0)), "start_time": trainer_started_at(pods)}
     complete = _condition(job, "Complete")
     if complete:
         succeeded = [p for p in pods if p.get("status", {}).get("phase") == "Succeeded"]
@@ -178,6 +198,9 @@ def observe(job: Json | None, pods: list[Json], suspend: bool) -> Observation:
     if any(p.get("status", {}).get("phase") == "Succeeded" for p in pods):
         return Observation("Running", "Completing", "the training pod finished; waiting for the Job to complete",
                            **common)
+    if creation_failure:
+        return Observation("Queued", "FailedCreate", f"the Job controller cannot create the training pod: "
+                           f"{creation_failure}", **common)
     if common["failed_attempts"]:
         return Observation("Running", "Retrying", f"{common['failed_attempts']} training pod(s) failed; a retry "
                            "resumes from the newest checkpoint", **common)

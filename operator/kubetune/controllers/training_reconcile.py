@@ -1,6 +1,6 @@
 """Reconcile one TrainingJob: validate what it references, ensure its Job, derive its status from the Job and pods,
 and register its FineTunedModel on success; pull progress while it runs and delete it after its TTL. Level-triggered
-and idempotent: every trigger calls the same function, and a restarted operator converges from what it reads.
+and idempotent: every trigger queues the same key, and a restarted operator converges from what it reads.
 """
 
 from __future__ import annotations
@@ -12,33 +12,34 @@ from typing import Any
 
 from ..api import InvalidResource, TrainingJob, parse_resource, set_condition
 from ..builders.training import UnsupportedSpec, trainer_name
+from ..kube.client import JOBS
 from .events import post_event
 from .metrics import RECONCILES, TRANSITIONS
+from .ownership import is_ours, owned_by, remove_leftover
 from .progress import follow_progress
 from .resources import TRAININGJOBS
 from .runtime import Runtime
+from .status import StaleRead, changed, recovered, write_status
 from .training_children import (
     MissingReference,
+    NameConflict,
     ensure_job,
     ensure_model,
     job_and_pods,
     missing_references,
+    pod_creation_failure,
     replace_stale_job,
     suspend_requested,
     sync_suspend,
 )
-from .training_phase import Observation, observe
+from .training_phase import Observation, observe, trainer_started_at
 from .ttl import seconds_left
+from .workqueue import Requeue
 
 Json = dict[str, Any]
-RETRY_MISSING_SECONDS = 10
-RETRY_ERROR_SECONDS = 5
+KIND = "TrainingJob"
 TERMINAL = ("Succeeded", "Failed")
-
-
-async def patch_status(runtime: Runtime, namespace: str, name: str, status: Json) -> None:
-    written = await runtime.client.patch(TRAININGJOBS, name, {"status": status}, namespace, subresource="status")
-    runtime.wrote("TrainingJob", namespace, name, written)
+WAITING = Requeue(backoff=True)  # on something outside the operator's watches: look again, less and less often
 
 
 def _conditions(previous: list[Json], obs: Observation, generation: int | None, now: datetime) -> list[Json]:
@@ -52,127 +53,153 @@ def _conditions(previous: list[Json], obs: Observation, generation: int | None, 
     conditions = set_condition(conditions, "Succeeded", obs.phase == "Succeeded",
                                obs.reason if obs.phase == "Succeeded" else "NotSucceeded",
                                obs.message if obs.phase == "Succeeded" else "", generation, now)
-    return set_condition(conditions, "Failed", obs.phase == "Failed", obs.reason if obs.phase == "Failed"
-                         else "NotFailed", obs.message if obs.phase == "Failed" else "", generation, now)
+    conditions = set_condition(conditions, "Failed", obs.phase == "Failed", obs.reason if obs.phase == "Failed"
+                               else "NotFailed", obs.message if obs.phase == "Failed" else "", generation, now)
+    return recovered(conditions, generation, now)
 
 
 async def _emit_transition(runtime: Runtime, body: Mapping[str, Any], old_phase: str | None, new_phase: str,
                            reason: str, message: str) -> None:
     if old_phase == new_phase:
         return
-    TRANSITIONS.labels("TrainingJob", new_phase).inc()
+    TRANSITIONS.labels(KIND, new_phase).inc()
     kind = "Warning" if new_phase == "Failed" or reason.endswith("NotFound") else "Normal"
     await post_event(runtime.client, body, kind, reason, f"{old_phase or 'New'} -> {new_phase}: {message}"[:1000])
 
 
-async def _fail_permanently(runtime: Runtime, body: Mapping[str, Any], reason: str, message: str) -> None:
+async def _set_phase(runtime: Runtime, body: Mapping[str, Any], phase: str, reason: str, message: str,
+                     condition: tuple[str, bool]) -> None:
+    """A phase decided before any Job exists (Pending on a reference, Failed on the spec)."""
     meta = body["metadata"]
     status = body.get("status") or {}
     now = datetime.now(UTC)
-    conditions = set_condition(status.get("conditions"), "Failed", True, reason, message, meta.get("generation"), now)
-    await patch_status(runtime, meta["namespace"], meta["name"], {
-        "phase": "Failed", "reason": reason, "message": message, "conditions": conditions,
-        "observedGeneration": meta.get("generation")})
-    await _emit_transition(runtime, body, status.get("phase"), "Failed", reason, message)
+    conditions = set_condition(status.get("conditions"), condition[0], condition[1], reason, message,
+                               meta.get("generation"), now)
+    update = {"phase": phase, "reason": reason, "message": message, "conditions": conditions,
+              "observedGeneration": meta.get("generation")}
+    if changed(status, update):
+        await write_status(runtime, KIND, TRAININGJOBS, body, update)
+    await _emit_transition(runtime, body, status.get("phase"), phase, reason, message)
+
+
+async def _fail_permanently(runtime: Runtime, body: Mapping[str, Any], reason: str, message: str) -> None:
+    await _set_phase(runtime, body, "Failed", reason, message, ("Failed", True))
 
 
 def enqueue_trainingjob(runtime: Runtime, namespace: str, name: str, body: Mapping[str, Any] | None = None) -> None:
-    """Queue a reconcile of one TrainingJob; ``body`` is the newest object a watch event delivered, if any.
-
-    Every trigger comes here: the TrainingJob's own watch events and those of its Job and pods. The queue runs one
-    reconcile per job at a time and folds a burst of events into one pass; the handler returns at once, so nothing
-    holds the event while the pass waits.
-    """
-    if body is not None:
-        runtime.offer("TrainingJob", namespace, name, dict(body))
-    assert runtime.trainingjobs is not None, "the operator starts the queue at start-up"
-    runtime.trainingjobs.add((namespace, name))
+    """Queue a reconcile of one TrainingJob (from its own watch events and those of its Job and pods)."""
+    runtime.enqueue(KIND, namespace, name, body)
 
 
-async def reconcile_trainingjob(runtime: Runtime, namespace: str, name: str) -> None:
+async def reconcile_trainingjob(runtime: Runtime, namespace: str, name: str) -> Requeue | None:
     """Bring one TrainingJob's children and status up to date (run by the work queue)."""
-    key = ("TrainingJob", namespace, name)
-    current = runtime.take(*key) or await runtime.client.get_or_none(TRAININGJOBS, name, namespace)
+    current = runtime.take(KIND, namespace, name) or await runtime.client.get_or_none(TRAININGJOBS, name, namespace)
     if current is None or current["metadata"].get("deletionTimestamp"):
-        return
+        return None
     try:
-        await _reconcile(runtime, current)
+        result = await _reconcile(runtime, current)
+    except StaleRead:
+        RECONCILES.labels(KIND, "retry").inc()
+        return Requeue(after=0)  # read again and redo the pass
     except Exception:
-        RECONCILES.labels("TrainingJob", "error").inc()
-        # Watch events are not retried by kopf: try again on our own.
-        runtime.later((*key, "retry"), RETRY_ERROR_SECONDS, lambda: _requeue(runtime, namespace, name))
+        RECONCILES.labels(KIND, "error").inc()
         raise
-    RECONCILES.labels("TrainingJob", "ok").inc()
+    RECONCILES.labels(KIND, "ok").inc()
+    return result
 
 
-async def _requeue(runtime: Runtime, namespace: str, name: str) -> None:
-    enqueue_trainingjob(runtime, namespace, name)
-
-
-def _schedule_ttl(runtime: Runtime, tj: TrainingJob, completion_time: str | None) -> None:
+def _ttl_left(tj: TrainingJob, completion_time: str | None) -> float | None:
     ttl = tj.spec.ttl_seconds_after_finished
     if ttl is None or not completion_time:
-        return
-    ns, name = tj.metadata.namespace or "", tj.metadata.name or ""
-
-    async def expire() -> None:
-        await runtime.client.delete(TRAININGJOBS, name, ns)
-
-    runtime.later(("TrainingJob", ns, name, "ttl"), seconds_left(completion_time, ttl, datetime.now(UTC)), expire)
+        return None
+    return seconds_left(completion_time, ttl, datetime.now(UTC))
 
 
-async def _reconcile(runtime: Runtime, body: Mapping[str, Any]) -> None:
+async def _expire(runtime: Runtime, tj: TrainingJob, completion_time: str | None) -> Requeue | None:
+    """Delete a finished job once its TTL has passed; until then, come back when it will have."""
+    left = _ttl_left(tj, completion_time)
+    if left is None:
+        return None
+    if left > 0:
+        return Requeue(after=left)
+    await runtime.client.delete(TRAININGJOBS, tj.metadata.name or "", tj.metadata.namespace or "",
+                                uid=tj.metadata.uid)
+    return None
+
+
+def _image_refused(runtime: Runtime, tj: TrainingJob) -> str | None:
+    image = tj.spec.image
+    if image is None or runtime.settings.image_allowed(image):
+        return None
+    allowed = ", ".join(runtime.settings.allowed_images)
+    return (f"spec.image {image!r} is not allowed by the operator's administrator (allowed: {allowed}); remove "
+            "spec.image to use the default trainer image" if allowed else
+            f"spec.image {image!r} is not allowed: this operator allows no custom images (KUBETUNE_ALLOWED_IMAGES "
+            "is empty); remove spec.image to use the default trainer image")
+
+
+async def _reconcile(runtime: Runtime, body: Mapping[str, Any]) -> Requeue | None:
     client, settings = runtime.client, runtime.settings
     meta = body["metadata"]
     ns, name, generation = meta["namespace"], meta["name"], meta.get("generation")
-    key = ("TrainingJob", ns, name)
+    key = (KIND, ns, name)
     status: Json = body.get("status") or {}
+    phase = status.get("phase")
+    # A failure decided before any Job existed (the spec, the image) is re-examined when the spec changes.
+    settled = phase == "Failed" and (status.get("jobName") or status.get("observedGeneration") == generation)
     try:
         tj = parse_resource(body)
     except InvalidResource as e:
-        if status.get("phase") != "Failed":
+        if not settled:
             await _fail_permanently(runtime, body, "InvalidSpec", str(e))
-        return
+        return None
     assert isinstance(tj, TrainingJob)
-    if status.get("phase") in TERMINAL and (status.get("phase") == "Failed" or status.get("modelRef")):
+    if settled or (phase == "Succeeded" and status.get("modelRef")):
         runtime.cancel_task((*key, "progress"))
-        _schedule_ttl(runtime, tj, status.get("completionTime"))
-        return  # finished and recorded: nothing can change it any more
+        return await _expire(runtime, tj, status.get("completionTime"))  # finished and recorded
+    refused = _image_refused(runtime, tj)
+    if refused:
+        await _fail_permanently(runtime, body, "ImageNotAllowed", refused)
+        return None
     now = datetime.now(UTC)
 
     missing: list[MissingReference] | None = None
-    if not status.get("phase"):
+    if not phase:
         # Never reconciled: its Job most likely does not exist, so check the references in the same round trip.
         (job, pods), missing = await asyncio.gather(job_and_pods(client, tj), missing_references(client, tj))
     else:
         job, pods = await job_and_pods(client, tj)
+    if job is not None and not owned_by(job, tj.metadata.uid):
+        return await _foreign_job(runtime, body, job)
     if job is None:
         if missing is None:
             missing = await missing_references(client, tj)
         if missing:
             message = "; ".join(m.message for m in missing)
-            conditions = set_condition(status.get("conditions"), "Validated", False, missing[0].reason, message,
-                                       generation, now)
-            await patch_status(runtime, ns, name, {"phase": "Pending", "reason": missing[0].reason,
-                                                  "message": message, "conditions": conditions,
-                                                  "observedGeneration": generation})
-            await _emit_transition(runtime, body, status.get("phase"), "Pending", missing[0].reason, message)
-            runtime.later((*key, "retry"), RETRY_MISSING_SECONDS, lambda: _requeue(runtime, ns, name))
-            return
+            await _set_phase(runtime, body, "Pending", missing[0].reason, message, ("Validated", False))
+            return WAITING
         try:
             job = await ensure_job(client, tj, settings)
         except UnsupportedSpec as e:
             await _fail_permanently(runtime, body, "UnsupportedSpec", str(e))
-            return
-    else:
-        await replace_stale_job(client, tj, settings, job)
+            return None
+        except NameConflict as e:
+            await _set_phase(runtime, body, "Pending", "NameConflict", str(e), ("Validated", False))
+            return WAITING
+        if not owned_by(job, tj.metadata.uid):
+            return await _foreign_job(runtime, body, job)
+    await replace_stale_job(client, tj, settings, job, started=trainer_started_at(pods) is not None)
     if suspend_requested(job) != tj.spec.suspend:
         # The operator flips Job.spec.suspend only when spec.suspend changed, so a queue (Kueue) that suspends or
         # admits the Job is not fought over.
         await sync_suspend(client, tj)
         job = {**job, "spec": {**job.get("spec", {}), "suspend": tj.spec.suspend}}
 
-    obs = observe(job, pods, tj.spec.suspend)
+    creation_failure = None
+    if not job.get("spec", {}).get("suspend") and not any(
+            p.get("status", {}).get("phase") in ("Pending", "Running") for p in pods) and not _finished(job):
+        creation_failure = await pod_creation_failure(client, job, pods)
+    obs = observe(job, pods, tj.spec.suspend, creation_failure)
     update: Json = {
         "phase": obs.phase, "reason": obs.reason, "message": obs.message, "jobName": trainer_name(tj),
         "observedGeneration": generation, "failedAttempts": obs.failed_attempts,
@@ -194,18 +221,44 @@ async def _reconcile(runtime: Runtime, body: Mapping[str, Any]) -> None:
         update["message"] = f"{obs.message}; registered FineTunedModel {model}"
         if result and result.metrics and result.metrics.steps is not None:
             progress = dict(status.get("progress") or {})
-            progress.update({"step": result.metrics.steps, "percent": 100.0, "etaSeconds": 0})
+            progress.update({"step": result.metrics.steps, "percent": 100.0, "etaSeconds": 0, "eta": "0s"})
             if result.metrics.train_loss is not None:
-                progress["loss"] = result.metrics.train_loss
+                progress["loss"] = round(result.metrics.train_loss, 4)
             update["progress"] = progress
-    # Most pod and Job events change nothing the status shows; an unchanged status is not written again (each write
-    # is one more TrainingJob event for every watcher).
-    if any(status.get(key) != value for key, value in update.items()):
-        await patch_status(runtime, ns, name, update)
+    if changed(status, update):
+        await patch_status(runtime, body, update)
     await _emit_transition(runtime, body, status.get("phase"), obs.phase, obs.reason, update["message"])
     if obs.phase == "Running":
         runtime.ensure_task((*key, "progress"), lambda: follow_progress(runtime, ns, name, meta["uid"]))
     else:
         runtime.cancel_task((*key, "progress"))
     if obs.finished:
-        _schedule_ttl(runtime, tj, update.get("completionTime"))
+        return await _expire(runtime, tj, update.get("completionTime"))
+    if obs.phase == "Queued" and obs.reason in ("PodCreating", "FailedCreate"):
+        return WAITING  # the Job controller's FailedCreate events are not watched
+    return None
+
+
+async def patch_status(runtime: Runtime, body: Mapping[str, Any], status: Json) -> None:
+    await write_status(runtime, KIND, TRAININGJOBS, body, status)
+
+
+def _finished(job: Json) -> bool:
+    return any(c.get("type") in ("Complete", "Failed", "FailureTarget", "SuccessCriteriaMet")
+               and c.get("status") == "True" for c in job.get("status", {}).get("conditions") or [])
+
+
+async def _foreign_job(runtime: Runtime, body: Mapping[str, Any], job: Json) -> Requeue:
+    """A Job with this job's name that belongs to another owner: an earlier TrainingJob of the same name (deleted,
+    not yet garbage-collected) is removed and waited for; anything else is a name conflict the user must solve."""
+    job_name = job["metadata"]["name"]
+    if is_ours(job):
+        await remove_leftover(runtime.client, JOBS, job)
+        await _set_phase(runtime, body, "Pending", "RemovingLeftover",
+                         f"Job {job_name} belongs to an earlier TrainingJob of the same name; waiting for it to be "
+                         "deleted", ("Validated", False))
+    else:
+        await _set_phase(runtime, body, "Pending", "NameConflict",
+                         f"a Job named {job_name} exists and was not created by kubetune for this TrainingJob; "
+                         "delete it or rename the TrainingJob", ("Validated", False))
+    return WAITING

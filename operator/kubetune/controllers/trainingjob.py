@@ -1,9 +1,8 @@
-"""kopf handlers for TrainingJob. Each one delegates to the one level-triggered reconcile.
+"""kopf event handlers for TrainingJob: each one only queues the job's key for the one level-triggered reconcile.
 
 TrainingJobs are followed through watch events, not kopf's create/update handlers: kopf then writes nothing onto
 them (no last-handled-configuration annotation, which GitOps tools would show as drift and which doubles the object in
-etcd), and a status write of the operator's own is recognised and not reconciled again. Retries, progress pulling and
-TTL timers are tasks the reconcile schedules (see ``runtime.Runtime``).
+etcd), and a status write of the operator's own is recognised and not reconciled again.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ import kopf
 from ..api import GROUP, VERSION
 from ..builders.naming import MANAGED_BY, OPERATOR, TRAININGJOB
 from .runtime import Runtime
-from .training_reconcile import enqueue_trainingjob
+from .training_reconcile import KIND, enqueue_trainingjob
 
 TJ = (GROUP, VERSION, "trainingjobs")
 CHILD_LABELS: dict[str, Any] = {MANAGED_BY: OPERATOR, TRAININGJOB: kopf.PRESENT}
@@ -31,9 +30,9 @@ async def trainingjob_event(type: str | None, name: str, namespace: str | None, 
                             **_: Any) -> None:
     runtime = _runtime(memo)
     if type == "DELETED":
-        runtime.forget("TrainingJob", namespace or "", name)  # children go with their owner reference
+        runtime.forget(KIND, namespace or "", name)  # children go with their owner reference
         return
-    if runtime.is_own_write("TrainingJob", namespace or "", name, body):
+    if runtime.is_own_write(KIND, namespace or "", name, body):
         return
     enqueue_trainingjob(runtime, namespace or "", name, body=body)
 

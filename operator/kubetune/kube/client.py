@@ -56,6 +56,7 @@ PVCS = Resource("v1", "persistentvolumeclaims")
 EVENTS = Resource("v1", "events")
 JOBS = Resource("batch/v1", "jobs")
 DEPLOYMENTS = Resource("apps/v1", "deployments")
+LEASES = Resource("coordination.k8s.io/v1", "leases")
 
 
 @dataclass(frozen=True)
@@ -192,10 +193,11 @@ class KubeClient:
         return list(result.get("items", []))
 
     async def list_with_version(self, resource: Resource, namespace: str | None = None,
-                                label_selector: str | None = None) -> tuple[builtins.list[Json], str]:
+                                label_selector: str | None = None,
+                                field_selector: str | None = None) -> tuple[builtins.list[Json], str]:
         """The items and the list's resourceVersion, to start a watch from."""
-        query = {"labelSelector": label_selector} if label_selector else None
-        result = await self.request("GET", resource.path(namespace), query=query)
+        query = {k: v for k, v in (("labelSelector", label_selector), ("fieldSelector", field_selector)) if v}
+        result = await self.request("GET", resource.path(namespace), query=query or None)
         return list(result.get("items", [])), str(result["metadata"]["resourceVersion"])
 
     async def create(self, resource: Resource, body: Json, namespace: str | None = None) -> Json:
@@ -206,22 +208,33 @@ class KubeClient:
         return await self.request(
             "PATCH", resource.path(namespace, name, subresource), body, content_type=PATCH_TYPES[patch_type])
 
+    async def replace(self, resource: Resource, name: str, body: Json, namespace: str | None = None) -> Json:
+        """PUT the whole object; its metadata.resourceVersion makes it conditional (409 when it moved on)."""
+        return await self.request("PUT", resource.path(namespace, name), body)
+
     async def delete(self, resource: Resource, name: str, namespace: str | None = None,
-                     propagation: str = "Background", grace_seconds: int | None = None) -> Json | None:
+                     propagation: str = "Background", grace_seconds: int | None = None,
+                     uid: str | None = None) -> Json | None:
+        """Delete, tolerating NotFound; with ``uid``, only that incarnation of the name (409 when it is another)."""
         options: Json = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
         if grace_seconds is not None:
             options["gracePeriodSeconds"] = grace_seconds
+        if uid is not None:
+            options["preconditions"] = {"uid": uid}
         try:
             return await self.request("DELETE", resource.path(namespace, name), options)
         except NotFound:
             return None
 
     async def watch(self, resource: Resource, namespace: str | None = None, label_selector: str | None = None,
-                    resource_version: str | None = None, timeout_seconds: int = 300) -> AsyncIterator[Json]:
+                    resource_version: str | None = None, timeout_seconds: int = 300,
+                    field_selector: str | None = None) -> AsyncIterator[Json]:
         """Yield raw watch events until the server ends the stream; the caller relists on ``Gone``."""
         query: Json = {"watch": "true", "allowWatchBookmarks": "true", "timeoutSeconds": timeout_seconds}
         if label_selector:
             query["labelSelector"] = label_selector
+        if field_selector:
+            query["fieldSelector"] = field_selector
         if resource_version:
             query["resourceVersion"] = resource_version
         url = self.connection.server + resource.path(namespace) + "?" + urlencode(query)
@@ -239,5 +252,5 @@ class KubeClient:
                 yield event
 
 
-__all__ = ["CONFIGMAPS", "DEPLOYMENTS", "EVENTS", "JOBS", "PODS", "PVCS", "SECRETS", "ApiError", "Connection",
+__all__ = ["CONFIGMAPS", "DEPLOYMENTS", "EVENTS", "JOBS", "LEASES", "PODS", "PVCS", "SECRETS", "ApiError", "Connection",
            "KubeClient", "Resource"]

@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from .model_lists import ModelLists
 from .vllm import AdapterLoadRejected, ServedModel, ServerUnavailable, VLLMClient
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ class PodOutcome:
     loaded_at: datetime | None = None
     message: str | None = None
     attempted: bool = False  # whether this call sent a load (False: it was already there)
+    seconds: float | None = None  # how long the load took, when one was sent
 
 
 @dataclass(frozen=True)
@@ -52,24 +54,35 @@ def _already_loaded(models: list[ServedModel], name: str, path: str) -> bool | s
     return False
 
 
+def _reader(client: VLLMClient, lists: ModelLists | None) -> ModelLists:
+    return lists if lists is not None else ModelLists(client, ttl=0.0)
+
+
 async def _load_one(client: VLLMClient, pod: PodEndpoint, name: str, path: str, api_key: str | None,
-                    policy: RolloutPolicy) -> PodOutcome:
+                    policy: RolloutPolicy, lists: ModelLists) -> PodOutcome:
     delay = policy.backoff
     last = ""
+    loop = asyncio.get_running_loop()
     for attempt in range(1, policy.retries + 1):
         try:
-            state = _already_loaded(await client.models(pod.base_url, api_key), name, path)
+            if attempt > 1:
+                lists.invalidate(pod.base_url)
+            state = _already_loaded(await lists.get(pod.base_url, api_key), name, path)
             if state is True:
                 return PodOutcome(pod, True, datetime.now(UTC), attempted=attempt > 1)
             if isinstance(state, str):
                 return PodOutcome(pod, False, message=state)
+            started = loop.time()
             try:
                 await client.load_adapter(pod.base_url, name, path, api_key)
             except AdapterLoadRejected as e:
                 # "already loaded" races with a concurrent loader: /v1/models decides on the next pass.
                 if "already been loaded" not in e.message:
-                    return PodOutcome(pod, False, message=f"vLLM refused the adapter: {e.message}", attempted=True)
-            return PodOutcome(pod, True, datetime.now(UTC), attempted=True)
+                    return PodOutcome(pod, False, message=f"vLLM refused the adapter: {e.message}", attempted=True,
+                                      seconds=loop.time() - started)
+            finally:
+                lists.invalidate(pod.base_url)
+            return PodOutcome(pod, True, datetime.now(UTC), attempted=True, seconds=loop.time() - started)
         except ServerUnavailable as e:
             last = str(e)
         except AdapterLoadRejected as e:
@@ -82,27 +95,35 @@ async def _load_one(client: VLLMClient, pod: PodEndpoint, name: str, path: str, 
 
 
 async def load_everywhere(client: VLLMClient, pods: list[PodEndpoint], name: str, path: str,
-                          api_key: str | None = None, policy: RolloutPolicy | None = None) -> list[PodOutcome]:
-    """Make ``name`` (from ``path``) servable on every pod; return each pod's outcome."""
+                          api_key: str | None = None, policy: RolloutPolicy | None = None,
+                          lists: ModelLists | None = None) -> list[PodOutcome]:
+    """Make ``name`` (from ``path``) servable on every pod; return each pod's outcome. ``lists`` shares the pods'
+    /v1/models reads with other rollouts running at the same time."""
     policy = policy or RolloutPolicy()
     semaphore = asyncio.Semaphore(policy.concurrency)
+    reader = _reader(client, lists)
 
     async def guarded(pod: PodEndpoint) -> PodOutcome:
         async with semaphore:
-            return await _load_one(client, pod, name, path, api_key, policy)
+            return await _load_one(client, pod, name, path, api_key, policy, reader)
 
     return list(await asyncio.gather(*(guarded(p) for p in pods)))
 
 
 async def _unload_one(client: VLLMClient, pod: PodEndpoint, name: str, api_key: str | None,
-                      policy: RolloutPolicy) -> str | None:
+                      policy: RolloutPolicy, lists: ModelLists) -> str | None:
     delay = policy.backoff
     last = ""
     for attempt in range(1, policy.retries + 1):
         try:
-            if not any(m.id == name for m in await client.models(pod.base_url, api_key)):
+            if attempt > 1:
+                lists.invalidate(pod.base_url)
+            if not any(m.id == name for m in await lists.get(pod.base_url, api_key)):
                 return None
-            await client.unload_adapter(pod.base_url, name, api_key)
+            try:
+                await client.unload_adapter(pod.base_url, name, api_key)
+            finally:
+                lists.invalidate(pod.base_url)
             return None
         except (ServerUnavailable, AdapterLoadRejected) as e:
             last = str(e)
@@ -113,15 +134,18 @@ async def _unload_one(client: VLLMClient, pod: PodEndpoint, name: str, api_key: 
 
 
 async def unload_everywhere(client: VLLMClient, pods: list[PodEndpoint], name: str, api_key: str | None = None,
-                            policy: RolloutPolicy | None = None, deadline: float = 30.0) -> dict[str, str]:
+                            policy: RolloutPolicy | None = None, deadline: float = 30.0,
+                            lists: ModelLists | None = None) -> dict[str, str]:
     """Unload ``name`` from every pod; return the pods that still failed, with why. Bounded by ``deadline``: a pod
     that does not answer in time (it may be gone) counts as unloaded, since vLLM keeps adapters only in memory."""
     policy = policy or RolloutPolicy()
     semaphore = asyncio.Semaphore(policy.concurrency)
 
+    reader = _reader(client, lists)
+
     async def guarded(pod: PodEndpoint) -> tuple[str, str | None]:
         async with semaphore:
-            return pod.name, await _unload_one(client, pod, name, api_key, policy)
+            return pod.name, await _unload_one(client, pod, name, api_key, policy, reader)
 
     tasks = [asyncio.ensure_future(guarded(p)) for p in pods]
     done, pending = await asyncio.wait(tasks, timeout=deadline) if tasks else (set(), set())

@@ -89,7 +89,7 @@ def test_names_columns_and_status_subresource() -> None:
     version = tj["versions"][0]
     assert version["name"] == "v1alpha1" and version["subresources"] == {"status": {}}
     shown = [c["name"] for c in version["additionalPrinterColumns"] if not c.get("priority")]
-    assert shown == ["Phase", "Progress", "Loss", "Age"]
+    assert shown == ["Phase", "Progress", "Loss", "ETA", "Model", "Age"]
     ftm_columns = CRDS["FineTunedModel"]["spec"]["versions"][0]["additionalPrinterColumns"]
     assert [c["name"] for c in ftm_columns if not c.get("priority")] == ["Served", "Loaded", "Phase", "Age"]
     ready = next(c for c in ftm_columns if c["name"] == "Ready")

@@ -113,14 +113,21 @@ def test_cpu_and_memory_are_requests_and_limits(trainingjob: Make, settings: Ope
     if memory is not None:
         resources["memory"] = memory
     res = container(build_training_job(trainingjob(resources=resources), settings))["resources"]
+    defaults = {"cpu": settings.trainer_cpu_request, "memory": settings.trainer_memory_request}
     for key, value in (("cpu", cpu), ("memory", memory)):
         if value is None:
-            assert key not in res.get("requests", {}) and key not in res.get("limits", {})
+            # Always a request, from the operator's defaults (a ResourceQuota refuses pods without one), no limit.
+            assert res["requests"][key] == defaults[key]
+            assert key not in res.get("limits", {})
         else:
             # Equal requests and limits: the pod is Guaranteed for what it asks, so it is not the first evicted.
             assert res["requests"][key] == res["limits"][key] == str(value)
-    if cpu is None and memory is None:
-        assert res == {}
+
+
+def test_default_requests_come_from_the_operator_settings(trainingjob: Make) -> None:
+    settings = OperatorSettings(trainer_cpu_request="250m", trainer_memory_request="3Gi")
+    res = container(build_training_job(trainingjob(resources={"gpus": 0}), settings))["resources"]
+    assert res == {"requests": {"cpu": "250m", "memory": "3Gi"}}
 
 
 def test_placement(trainingjob: Make, settings: OperatorSettings) -> None:

@@ -264,3 +264,35 @@ def test_between_retries() -> None:
 def test_job_created_pod_not_yet() -> None:
     obs = observe(job(), [], suspend=False)
     assert (obs.phase, obs.reason) == ("Queued", "PodCreating")
+
+
+def test_a_job_the_scheduler_has_not_placed_has_not_started_training() -> None:
+    # The Job controller sets Job.status.startTime before any pod is scheduled; the spec must stay editable (lowering
+    # resources.gpus is how a queued job is unblocked), so the start is the trainer's, not the Job's.
+    unschedulable = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                     "message": "0/1 nodes are available: 1 Insufficient nvidia.com/gpu."}
+    obs = observe(job(startTime=T0, active=1), [pod("p1", "Pending", conditions=[unschedulable])], suspend=False)
+    assert (obs.phase, obs.reason) == ("Queued", "Unschedulable")
+    assert obs.start_time is None
+    waiting = {"waiting": {"reason": "ContainerCreating"}}
+    assert observe(job(startTime=T0, active=1), [pod("p1", "Pending", state=waiting)], False).start_time is None
+
+
+def test_training_starts_when_the_trainer_first_runs_in_any_pod() -> None:
+    running = {"running": {"startedAt": T1}}
+    first = pod("p1", "Failed", created=T0, state={"terminated": {**terminated(1)["terminated"],
+                                                                    "startedAt": "2026-03-01T10:01:00Z"}})
+    second = pod("p2", "Running", created=T1, ip="127.0.0.5", state=running)
+    obs = observe(job(startTime=T0, active=1, failed=1), [first, second], suspend=False)
+    assert obs.phase == "Running"
+    assert obs.start_time == "2026-03-01T10:01:00Z"
+
+
+def test_a_job_that_cannot_create_its_pod_says_why() -> None:
+    message = ('Error creating: pods "support-bot-trainer-x" is forbidden: failed quota: compute: must specify '
+               "limits.cpu for: trainer")
+    obs = observe(job(startTime=T0), [], suspend=False, creation_failure=message)
+    assert (obs.phase, obs.reason) == ("Queued", "FailedCreate")
+    assert "must specify limits.cpu" in obs.message
+    # Without a creation failure it is simply waiting for the Job controller.
+    assert observe(job(startTime=T0), [], suspend=False).reason == "PodCreating"

@@ -1,11 +1,12 @@
-"""The TrainingJob work queue: one pass per key at a time, bursts folded, no event lost; offered bodies bounded."""
+"""The work queue every kind runs on: one pass per key at a time, bursts folded, no event lost, failures retried with
+a per-key exponential backoff and reported; offered bodies bounded and ordered by resourceVersion."""
 
 from __future__ import annotations
 
 import asyncio
 
 from kubetune.controllers.runtime import MAX_OFFERED, Runtime
-from kubetune.controllers.workqueue import WorkQueue
+from kubetune.controllers.workqueue import Backoff, Requeue, WorkQueue
 from kubetune.settings import OperatorSettings
 
 
@@ -87,6 +88,82 @@ def test_own_writes_are_recognised() -> None:
     assert not rt.is_own_write("TrainingJob", "ns", "a", {"metadata": {"resourceVersion": "18"}})
     rt.forget("TrainingJob", "ns", "a")
     assert not rt.is_own_write("TrainingJob", "ns", "a", {"metadata": {"resourceVersion": "17"}})
+
+
+def test_backoff_doubles_per_failure_up_to_its_cap() -> None:
+    backoff = Backoff(base=0.1, cap=120.0)
+    assert [backoff.delay(n) for n in range(5)] == [0.1, 0.2, 0.4, 0.8, 1.6]
+    assert backoff.delay(11) == 120.0 and backoff.delay(10_000) == 120.0
+
+
+async def test_a_failing_key_is_retried_with_growing_delays_and_reported() -> None:
+    attempts = 0
+    reported: list[tuple[str, str, int]] = []
+
+    async def handler(key: str) -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts <= 3:
+            raise RuntimeError(f"boom {attempts}")
+
+    async def on_error(key: str, error: Exception, failures: int) -> None:
+        reported.append((key, str(error), failures))
+
+    queue: WorkQueue[str] = WorkQueue(handler, workers=2, backoff=Backoff(base=0.01, cap=0.05), on_error=on_error)
+    queue.add("a")
+    for _ in range(400):
+        await asyncio.sleep(0.005)
+        if attempts == 4:
+            break
+    assert attempts == 4, "retried by itself after each failure, with no event to trigger it"
+    assert reported == [("a", "boom 1", 1), ("a", "boom 2", 2), ("a", "boom 3", 3)]
+    await _drain(queue)
+    assert queue.failures("a") == 0, "a success starts the next backoff from the base delay"
+    await queue.close()
+
+
+async def test_requeue_after_and_backoff_results() -> None:
+    passes: list[str] = []
+    results = {"timer": [Requeue(after=0.02), None], "waiting": [Requeue(backoff=True), Requeue(backoff=True), None]}
+
+    async def handler(key: str) -> Requeue | None:
+        passes.append(key)
+        return results[key].pop(0)
+
+    queue: WorkQueue[str] = WorkQueue(handler, workers=2, backoff=Backoff(base=0.01, cap=0.02))
+    queue.add("timer")
+    queue.add("waiting")
+    for _ in range(400):
+        await asyncio.sleep(0.005)
+        if not any(results.values()):
+            break
+    assert sorted(passes) == ["timer", "timer", "waiting", "waiting", "waiting"]
+    assert queue.failures("waiting") == 0
+    await queue.close()
+
+
+async def test_add_after_keeps_the_earliest_timer_and_discard_cancels_it() -> None:
+    passes: list[str] = []
+    queue: WorkQueue[str] = WorkQueue(lambda key: _record(passes, key), workers=1)
+    queue.add_after("a", 30)
+    queue.add_after("a", 0.01)  # earlier: replaces the 30 s timer
+    queue.add_after("a", 20)  # later than the pending one: ignored
+    await asyncio.sleep(0.1)
+    assert passes == ["a"]
+    queue.add_after("b", 0.02)
+    queue.discard("b")  # the object is gone
+    await asyncio.sleep(0.1)
+    assert passes == ["a"]
+    await queue.close()
+
+
+def test_offered_bodies_are_ordered_as_the_api_orders_resource_versions() -> None:
+    # "10" is newer than "9": compared as decimals (KEP-5504), not as strings.
+    rt = Runtime(settings=OperatorSettings(), client=None, http=None)  # type: ignore[arg-type]
+    rt.offer("TrainingJob", "ns", "a", {"metadata": {"resourceVersion": "9"}})
+    rt.offer("TrainingJob", "ns", "a", {"metadata": {"resourceVersion": "10"}})
+    rt.offer("TrainingJob", "ns", "a", {"metadata": {"resourceVersion": "8"}})
+    assert rt.take("TrainingJob", "ns", "a") == {"metadata": {"resourceVersion": "10"}}
 
 
 async def _record(passes: list[str], key: str) -> None:

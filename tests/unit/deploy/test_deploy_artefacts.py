@@ -38,7 +38,7 @@ def test_clusterwide_install_has_crds_rbac_and_a_hardened_operator() -> None:
 
 def test_namespaced_install_uses_roles_in_each_watched_namespace() -> None:
     docs = documents(deploy.helm_template({"watchNamespaces": ["team-a", "team-b"]}, include_crds=False))
-    roles = [d for d in docs if d["kind"] == "Role"]
+    roles = [d for d in docs if d["kind"] == "Role" and not d["metadata"]["name"].endswith("-leader-election")]
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["team-a", "team-b"]
     cluster_roles = [d for d in docs if d["kind"] == "ClusterRole"]
     assert [r["rules"] for r in cluster_roles] == [[{"apiGroups": ["apiextensions.k8s.io"],
@@ -46,3 +46,11 @@ def test_namespaced_install_uses_roles_in_each_watched_namespace() -> None:
                                                      "verbs": ["list", "watch"]}]]
     args = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--namespace=team-a" in args and "--namespace=team-b" in args
+
+
+def test_leader_election_may_touch_only_its_lease() -> None:
+    docs = documents(deploy.helm_template({}, include_crds=False))
+    role = next(d for d in docs if d["kind"] == "Role" and d["metadata"]["name"].endswith("-leader-election"))
+    assert role["metadata"]["namespace"] == deploy.NAMESPACE
+    assert {(tuple(r["verbs"]), tuple(r.get("resourceNames", []))) for r in role["rules"]} == {
+        (("create",), ()), (("get", "update"), ("kubetune-operator",))}

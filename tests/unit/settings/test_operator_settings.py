@@ -74,3 +74,20 @@ def test_reads_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_settings_are_frozen() -> None:
     with pytest.raises(AttributeError):
         OperatorSettings().progress_port = 1  # type: ignore[misc]
+
+
+def test_custom_images_are_refused_unless_the_administrator_allows_them() -> None:
+    assert not OperatorSettings().image_allowed("ghcr.io/kubetune/trainer:0.1.0")  # empty list: spec.image refused
+    settings = OperatorSettings.from_env({"KUBETUNE_ALLOWED_IMAGES": "registry.example.com/ml/*, ghcr.io/x/t:1"})
+    assert settings.allowed_images == ("registry.example.com/ml/*", "ghcr.io/x/t:1")
+    assert settings.image_allowed("registry.example.com/ml/trainer:2")
+    assert settings.image_allowed("ghcr.io/x/t:1")
+    assert not settings.image_allowed("ghcr.io/x/t:2")
+    assert not settings.image_allowed("registry.example.com/other/trainer:2")
+
+
+def test_leader_election_settings() -> None:
+    settings = OperatorSettings.from_env({"KUBETUNE_LEADER_ELECTION": "off", "KUBETUNE_LEASE_DURATION": "20"})
+    assert settings.leader_election is False and settings.lease_duration == 20.0
+    assert OperatorSettings().leader_election is True
+    assert OperatorSettings().renew_deadline < OperatorSettings().lease_duration

@@ -1,0 +1,41 @@
+"""Children belong to one incarnation of their owner: they are adopted by owner UID, never by name.
+
+A TrainingJob (or FineTunedModel) deleted and re-created under the same name, before the garbage collector has removed
+the old one's children, must not take over the old Job, ConfigMap or validation pod: a Complete Job would make the new
+job Succeeded without training, and the collector would delete a ConfigMap the new pod mounts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+from ..builders.naming import MANAGED_BY, OPERATOR
+from ..kube import Conflict, KubeClient, Resource
+
+log = logging.getLogger(__name__)
+Json = dict[str, Any]
+
+
+def owned_by(obj: Json, uid: str | None) -> bool:
+    """Whether ``obj`` belongs to this incarnation of its owner: children are adopted by owner UID, never by name (a
+    TrainingJob deleted and re-created under the same name must not take over the old one's Job or ConfigMap)."""
+    return any(ref.get("uid") == uid for ref in obj["metadata"].get("ownerReferences") or [])
+
+
+def is_ours(obj: Json) -> bool:
+    """Made by kubetune (so a leftover of an earlier incarnation may be removed), rather than someone else's object
+    that happens to have the name."""
+    return (obj["metadata"].get("labels") or {}).get(MANAGED_BY) == OPERATOR
+
+
+async def remove_leftover(client: KubeClient, resource: Resource, obj: Json) -> None:
+    """Delete a child of an earlier incarnation (only that object: the UID is a precondition)."""
+    meta = obj["metadata"]
+    if meta.get("deletionTimestamp"):
+        return  # already going; its deletion event queues the next pass
+    log.info("removing %s %s/%s, left by an earlier object of the same name", resource.plural, meta["namespace"],
+             meta["name"])
+    with contextlib.suppress(Conflict):
+        await client.delete(resource, meta["name"], meta["namespace"], propagation="Background", uid=meta["uid"])
