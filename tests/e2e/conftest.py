@@ -96,6 +96,20 @@ def kopf_audit(cluster: LocalCluster, crds: list[dict[str, Any]]) -> Iterator[Ko
     audit.stopped.set()
 
 
+def grant_lease(cluster: LocalCluster, account: str, lease: str) -> None:
+    """Let the chart's ServiceAccount hold one more Lease, for a test that runs an extra operator of its own (the
+    chart grants only `kubetune-operator`)."""
+    for doc in ({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                 "metadata": {"name": f"test-{lease}", "namespace": NAMESPACE},
+                 "rules": [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": [lease],
+                            "verbs": ["get", "update"]}]},
+                {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                 "metadata": {"name": f"test-{lease}", "namespace": NAMESPACE},
+                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": f"test-{lease}"},
+                 "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE}]}):
+        cluster.api.apply(doc)
+
+
 @pytest.fixture(scope="session")
 def operator(cluster: LocalCluster, crds: list[dict[str, Any]], kopf_audit: KopfAudit,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:

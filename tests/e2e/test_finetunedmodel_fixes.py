@@ -20,7 +20,7 @@ from kubetune_devcluster.kubeapi import KubeREST
 from kubetune_devcluster.operator_process import OperatorProcess
 from kubetune_devcluster.waiting import wait_for
 
-from .conftest import BASE_MODEL_NAME, OPERATOR_ENV, install_chart_rbac
+from .conftest import BASE_MODEL_NAME, OPERATOR_ENV, grant_lease, install_chart_rbac
 from .helpers import events_for, ftm_path
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
@@ -129,6 +129,7 @@ def quick_validation_operator(cluster: LocalCluster, crds: list[Json],
     """A second operator for `val-*` namespaces only (its own Lease), whose validation pods have 5 s."""
     work = tmp_path_factory.mktemp("quick-validation-operator")
     account = install_chart_rbac(cluster)
+    grant_lease(cluster, account, "kubetune-val")
     kubeconfig = cluster.service_account_kubeconfig("kubetune-system", account, work / "operator.kubeconfig")
     env = {**OPERATOR_ENV, "KUBETUNE_VALIDATION_DEADLINE": "5", "KUBETUNE_LEADER_ELECTION_NAME": "kubetune-val",
            "KUBETUNE_LEADER_ELECTION_IDENTITY": "val-operator"}
@@ -151,11 +152,9 @@ def test_a_validation_pod_that_cannot_run_is_retried_then_fails_with_the_reason(
         kube.create(ftm_path(ns), body)
         waiting = wait_status(kube, ns, "stuck", operator, lambda s: s.get("phase") == "Validating", timeout=60)
         assert waiting["reason"] in ("Validating", "Unschedulable")
-        retrying = wait_status(kube, ns, "stuck", operator, lambda s: s.get("reason") == "ValidationRetrying",
-                               timeout=120)
-        assert "attempt 1 of 3" in retrying["message"]
         failed = wait_status(kube, ns, "stuck", operator, lambda s: s.get("phase") == "Failed", timeout=240)
         assert failed["reason"] == "ValidationFailed" and failed["validationAttempts"] == 3, failed
+        assert "attempt 3 of 3: Unschedulable" in failed["message"]
         assert "no-such-claim" in failed["message"] or "not scheduled" in failed["message"], failed["message"]
         assert any(e["reason"] == "ValidationFailed" for e in events_for(kube, ns, "stuck", "FineTunedModel"))
         pods = kube.get(KubeREST.path_for("Pod", ns))["items"]

@@ -19,7 +19,7 @@ from kubetune_devcluster.kubeapi import KubeREST
 from kubetune_devcluster.operator_process import OperatorProcess
 from kubetune_devcluster.waiting import wait_for
 
-from .conftest import BASE_MODEL_NAME, OPERATOR_ENV, create_claim, install_chart_rbac, training_job
+from .conftest import BASE_MODEL_NAME, OPERATOR_ENV, create_claim, grant_lease, install_chart_rbac, training_job
 from .helpers import ftm_path, get_tj, jobs_of, models_of, tj_path
 
 pytestmark = [pytest.mark.cluster, pytest.mark.vllm, pytest.mark.slow]
@@ -33,6 +33,7 @@ Json = dict[str, Any]
 def replicas(cluster: LocalCluster, crds: list[Json], tmp_path: Path) -> Iterator[dict[str, OperatorProcess]]:
     """Two operators for `ha-*` namespaces sharing one Lease, as the chart's two replicas do."""
     account = install_chart_rbac(cluster)
+    grant_lease(cluster, account, LEASE)
     kubeconfig = cluster.service_account_kubeconfig("kubetune-system", account, tmp_path / "operator.kubeconfig")
     env = {**OPERATOR_ENV, "KUBETUNE_LEADER_ELECTION_NAME": LEASE, "KUBETUNE_LEASE_DURATION": str(LEASE_SECONDS),
            "KUBETUNE_RENEW_DEADLINE": "4", "KUBETUNE_LEASE_RETRY_PERIOD": "1"}

@@ -221,6 +221,7 @@ async def _reconcile(runtime: Runtime, body: Json) -> Requeue | None:
     adapter = await _validated(runtime, body, ftm)
     if isinstance(adapter, Requeue) or adapter is None:
         return adapter
+    status = body.get("status") or {}  # as validation left it (its conditions, its write's resourceVersion)
     rank = adapter.get("rank")
     wanted = ftm.spec.serving.targets if ftm.spec.serving else []
     states = [await inspect_target(runtime.client, ftm, t, int(rank) if rank is not None else None, watches, i)
@@ -306,7 +307,8 @@ async def _validated(runtime: Runtime, body: Json, ftm: FineTunedModel) -> Json 
                                        waiting.message, generation, now)
             await _set_phase(runtime, {**body, "status": {**status, "conditions": conditions}}, "Validating",
                              waiting)
-            return None  # the validation pod's events queue the next pass
+            # The pod's events queue the next pass; a pod stuck without events is looked at again at its bound.
+            return Requeue(after=inspection.recheck_after) if inspection.recheck_after is not None else None
         report = inspection.report
     verdict = check_report(ftm, report)
     adapter = {k: report[k] for k in ("rank", "alpha", "targetModules", "baseModel", "sha256", "sizeBytes", "files")

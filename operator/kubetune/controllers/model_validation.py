@@ -47,6 +47,7 @@ class Inspection:
     report: Json | None = None
     waiting: Verdict | None = None
     failed: Verdict | None = None
+    recheck_after: float | None = None  # while waiting: when the pod will have outlived its bound
 
 
 def _report_from(pod: Json) -> Json | None:
@@ -79,25 +80,25 @@ def read_pod(pod: Json, deadline: float, now: datetime) -> Inspection:
         # Failed without a container ever terminating: an activeDeadlineSeconds, an eviction, a node gone.
         why = status.get("message") or status.get("reason") or "the pod failed before the inspection ran"
         return Inspection(failed=Verdict(False, status.get("reason") or "PodFailed", why))
+    age = _age(pod, now)
+    # A started pod is stopped by its own activeDeadlineSeconds; give the kubelet's verdict a moment to arrive.
+    # activeDeadlineSeconds counts only from the pod's start: the operator bounds the time before it.
+    bound = deadline + max(10.0, deadline * 0.2) if phase == "Running" else deadline
+    waiting = PENDING
     for container in status.get("containerStatuses") or []:
-        waiting = (container.get("state") or {}).get("waiting") or {}
-        if waiting.get("reason") in STUCK:
-            return Inspection(waiting=Verdict(False, waiting["reason"], f"the validation pod cannot start: "
-                                              f"{waiting['reason']}: {waiting.get('message', '')}".rstrip(": ")))
+        state = (container.get("state") or {}).get("waiting") or {}
+        if state.get("reason") in STUCK:
+            waiting = Verdict(False, state["reason"], f"the validation pod cannot start: {state['reason']}: "
+                              f"{state.get('message', '')}".rstrip(": "))
     for condition in status.get("conditions") or []:
         if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
-            waiting_for = Verdict(False, condition.get("reason") or "Unschedulable",
-                                  f"the validation pod is not scheduled: {condition.get('message', '')}")
-            if _age(pod, now) > deadline:
-                return Inspection(failed=waiting_for)
-            return Inspection(waiting=waiting_for)
-    # A started pod is stopped by its own activeDeadlineSeconds; give the kubelet's verdict a moment to arrive.
-    bound = deadline + max(10.0, deadline * 0.2) if phase == "Running" else deadline
-    if _age(pod, now) > bound:
-        # activeDeadlineSeconds counts only from the pod's start: bound the time before it too.
-        return Inspection(failed=Verdict(False, "DeadlineExceeded", f"the validation pod did not report within "
-                                         f"{int(bound)}s"))
-    return Inspection(waiting=PENDING)
+            waiting = Verdict(False, condition.get("reason") or "Unschedulable",
+                              f"the validation pod is not scheduled: {condition.get('message', '')}")
+    if age > bound:
+        if waiting is PENDING:
+            waiting = Verdict(False, "DeadlineExceeded", f"the validation pod did not report within {int(bound)}s")
+        return Inspection(failed=waiting)
+    return Inspection(waiting=waiting, recheck_after=bound - age + 1)
 
 
 async def inspect_adapter(client: KubeClient, ftm: FineTunedModel, settings: OperatorSettings) -> Inspection:

@@ -46,7 +46,8 @@ class Runtime:
         if queue is None:
             log.debug("no queue for %s yet: %s/%s dropped (the start-up list reconciles it)", kind, namespace, name)
             return
-        queue.add((namespace, name))
+        never_reconciled = body is not None and not (body.get("status") or {}).get("phase")
+        queue.add((namespace, name), first=never_reconciled)
 
     def offer(self, kind: str, namespace: str, name: str, body: dict[str, Any]) -> None:
         """Hand the newest body from a watch event to the next reconcile of the object, so it need not read it."""

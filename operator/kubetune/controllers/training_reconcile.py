@@ -39,7 +39,10 @@ from .workqueue import Requeue
 Json = dict[str, Any]
 KIND = "TrainingJob"
 TERMINAL = ("Succeeded", "Failed")
-WAITING = Requeue(backoff=True)  # on something outside the operator's watches: look again, less and less often
+WAITING = Requeue(backoff=True)
+# The Job controller creates a pod within moments; only a Job older than this is asked why it has none (one more
+# request per pass, which a burst of new jobs should not pay).
+POD_CREATION_GRACE = 5.0  # on something outside the operator's watches: look again, less and less often
 
 
 def _conditions(previous: list[Json], obs: Observation, generation: int | None, now: datetime) -> list[Json]:
@@ -197,7 +200,8 @@ async def _reconcile(runtime: Runtime, body: Mapping[str, Any]) -> Requeue | Non
 
     creation_failure = None
     if not job.get("spec", {}).get("suspend") and not any(
-            p.get("status", {}).get("phase") in ("Pending", "Running") for p in pods) and not _finished(job):
+            p.get("status", {}).get("phase") in ("Pending", "Running") for p in pods) and not _finished(job) \
+            and _age(job, now) > POD_CREATION_GRACE:
         creation_failure = await pod_creation_failure(client, job, pods)
     obs = observe(job, pods, tj.spec.suspend, creation_failure)
     update: Json = {
@@ -241,6 +245,13 @@ async def _reconcile(runtime: Runtime, body: Mapping[str, Any]) -> Requeue | Non
 
 async def patch_status(runtime: Runtime, body: Mapping[str, Any], status: Json) -> None:
     await write_status(runtime, KIND, TRAININGJOBS, body, status)
+
+
+def _age(obj: Json, now: datetime) -> float:
+    created = obj["metadata"].get("creationTimestamp")
+    if not created:
+        return 0.0
+    return (now - datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)).total_seconds()
 
 
 def _finished(job: Json) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -50,7 +51,11 @@ class WorkQueue(Generic[K]):
         self._on_error = on_error
         self._backoff = backoff or Backoff()
         self.name = name
-        self._queue: asyncio.Queue[K] = asyncio.Queue()
+        # Keys of objects never reconciled go first: a burst of new TrainingJobs gets its Jobs created before the
+        # passes their own children's events set off.
+        self._first: deque[K] = deque()
+        self._rest: deque[K] = deque()
+        self._ready = asyncio.Semaphore(0)
         self._queued: set[K] = set()
         self._active: set[K] = set()
         self._dirty: set[K] = set()
@@ -59,14 +64,16 @@ class WorkQueue(Generic[K]):
         self._closed = False
         self._workers = [asyncio.create_task(self._work()) for _ in range(max(1, workers))]
 
-    def add(self, key: K) -> None:
+    def add(self, key: K, first: bool = False) -> None:
+        """Queue ``key``; ``first`` puts it ahead of the keys already waiting (an object never reconciled)."""
         if self._closed or key in self._queued:
             return
         if key in self._active:
             self._dirty.add(key)  # processed again once the running pass ends
             return
         self._queued.add(key)
-        self._queue.put_nowait(key)
+        (self._first if first else self._rest).append(key)
+        self._ready.release()
 
     def add_after(self, key: K, delay: float) -> None:
         """Add the key in ``delay`` seconds; an earlier pending timer for it wins, as client-go's AddAfter."""
@@ -113,7 +120,8 @@ class WorkQueue(Generic[K]):
 
     async def _work(self) -> None:
         while True:
-            key = await self._queue.get()
+            await self._ready.acquire()
+            key = self._first.popleft() if self._first else self._rest.popleft()
             self._queued.discard(key)
             self._active.add(key)
             try:

@@ -176,3 +176,24 @@ async def _drain(queue: WorkQueue[object]) -> None:  # type: ignore[type-var]
         if not len(queue) and not queue._active:
             return
     raise AssertionError("the queue did not drain")
+
+
+async def test_keys_of_new_objects_go_ahead_of_those_waiting() -> None:
+    order: list[str] = []
+    gate = asyncio.Event()
+
+    async def handler(key: str) -> None:
+        if key == "blocker":
+            await gate.wait()
+        order.append(key)
+
+    queue: WorkQueue[str] = WorkQueue(handler, workers=1)
+    queue.add("blocker")
+    await asyncio.sleep(0.01)  # the one worker is busy
+    for key in ("old-1", "old-2"):
+        queue.add(key)
+    queue.add("new", first=True)
+    gate.set()
+    await _drain(queue)
+    assert order == ["blocker", "new", "old-1", "old-2"]
+    await queue.close()
