@@ -85,6 +85,8 @@ class KopfAudit:
             if "kopf.zalando.org" in key or "last-handled-configuration" in key:
                 self.problems.append(f"{where}: annotation {key}")
         for finalizer in meta.get("finalizers") or []:
+            if finalizer in ("orphan", "foregroundDeletion"):
+                continue  # the garbage collector's, for a delete with that propagation policy
             if finalizer != "kubetune.dev/finalizer" or plural != "finetunedmodels":
                 self.problems.append(f"{where}: finalizer {finalizer}")
 

@@ -74,7 +74,7 @@ def test_the_standby_finishes_training_and_rollout_when_the_leader_dies(
         # The standby does nothing: it watches nothing until it leads.
         assert "became the leader" not in replicas["b"].log_tail(100_000)
 
-        kube.create(tj_path(ns), training_job("ha", hyperparameters={"maxSteps": 400},
+        kube.create(tj_path(ns), training_job("ha", hyperparameters={"maxSteps": 200},
                                               serving={"targets": [{"deployment": "vllm"}]}))
         wait_for(lambda: ((get_tj(kube, ns, "ha").get("status") or {}).get("progress") or {}).get("step", 0) >= 20,
                  300, interval=0.2, what="training to be under way")
@@ -111,7 +111,7 @@ def test_the_standby_finishes_training_and_rollout_when_the_leader_dies(
         for pod in pods:
             assert name in {m["id"] for m in vllm_server.models(f"http://{pod['status']['podIP']}:8000")}
         status = get_tj(kube, ns, "ha")["status"]
-        assert status["phase"] == "Succeeded" and status["metrics"]["steps"] == 400
+        assert status["phase"] == "Succeeded" and status["metrics"]["steps"] == 200
         assert len(jobs_of(kube, ns, "ha")) == 1, "exactly one Job"
         assert len(models_of(kube, ns, "ha")) == 1, "exactly one FineTunedModel"
         assert len(kube.get(ftm_path(ns))["items"]) == 1

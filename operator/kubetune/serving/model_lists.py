@@ -63,9 +63,21 @@ class ModelLists:
         return models
 
     def invalidate(self, base_url: str) -> None:
-        """Forget what is known of a pod after changing what it serves."""
+        """Forget what is known of a pod (its state is unknown: a call failed, or a retry follows)."""
         for key in [k for k in self._fresh if k[0] == base_url]:
             del self._fresh[key]
+
+    def loaded(self, base_url: str, model: ServedModel) -> None:
+        """This process just loaded ``model`` there: the list it knows gains it, rather than being read again by
+        the next adapter served on the pod."""
+        for key, (at, models) in list(self._fresh.items()):
+            if key[0] == base_url:
+                self._fresh[key] = (at, [*(m for m in models if m.id != model.id), model])
+
+    def unloaded(self, base_url: str, name: str) -> None:
+        for key, (at, models) in list(self._fresh.items()):
+            if key[0] == base_url:
+                self._fresh[key] = (at, [m for m in models if m.id != name])
 
     def prune(self, live: set[str]) -> None:
         """Drop pods that are gone (their base URLs are not in ``live``)."""

@@ -76,12 +76,16 @@ async def _load_one(client: VLLMClient, pod: PodEndpoint, name: str, path: str, 
             try:
                 await client.load_adapter(pod.base_url, name, path, api_key)
             except AdapterLoadRejected as e:
+                lists.invalidate(pod.base_url)
                 # "already loaded" races with a concurrent loader: /v1/models decides on the next pass.
                 if "already been loaded" not in e.message:
                     return PodOutcome(pod, False, message=f"vLLM refused the adapter: {e.message}", attempted=True,
                                       seconds=loop.time() - started)
-            finally:
+            except BaseException:
                 lists.invalidate(pod.base_url)
+                raise
+            else:
+                lists.loaded(pod.base_url, ServedModel(id=name, root=path, parent=None))
             return PodOutcome(pod, True, datetime.now(UTC), attempted=True, seconds=loop.time() - started)
         except ServerUnavailable as e:
             last = str(e)
@@ -122,8 +126,10 @@ async def _unload_one(client: VLLMClient, pod: PodEndpoint, name: str, api_key: 
                 return None
             try:
                 await client.unload_adapter(pod.base_url, name, api_key)
-            finally:
+            except BaseException:
                 lists.invalidate(pod.base_url)
+                raise
+            lists.unloaded(pod.base_url, name)
             return None
         except (ServerUnavailable, AdapterLoadRejected) as e:
             last = str(e)
