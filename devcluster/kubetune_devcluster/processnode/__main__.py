@@ -8,7 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
-from ..kubeapi import Credentials, KubeREST
+from ..kubeapi import KubeREST
 from .node import NodeCapacity, ProcessNode
 from .provisioner import Provisioner
 
@@ -26,11 +26,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    creds = Credentials.from_kubeconfig(args.kubeconfig)
-    api = KubeREST(creds)
+    api = KubeREST.from_kubeconfig(args.kubeconfig)
     labels = dict(item.split("=", 1) for item in args.label)
     capacity = NodeCapacity(cpu=args.cpu, memory=args.memory, gpus=args.gpus, gpu_resource=args.gpu_resource)
-    node = ProcessNode(api, args.name, args.state_dir, creds.ca_file or "", capacity, labels)
+    node = ProcessNode(api, args.name, args.state_dir, capacity, labels)
     provisioner = Provisioner(api, args.state_dir / "volumes")
 
     def shutdown(signum: int, _frame: object) -> None:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from kubetune.kube.errors import error_for
+
 from ..kubeapi import ApiError, Json, KubeREST
 from .containers import now_rfc3339
 from .pods import PodRunner
@@ -87,15 +89,16 @@ class IPAllocator:
 
 
 class ProcessNode:
-    def __init__(self, api: KubeREST, name: str, state_dir: Path, ca_file: str,
-                 capacity: NodeCapacity | None = None, labels: dict[str, str] | None = None) -> None:
+    def __init__(self, api: KubeREST, name: str, state_dir: Path, capacity: NodeCapacity | None = None,
+                 labels: dict[str, str] | None = None) -> None:
         self.api = api
         self.name = name
         self.state_dir = state_dir
-        self.ca_file = ca_file
+        # What pods get as the cluster's CA (kube-root-ca.crt): the one this node trusts the API server with.
+        self.ca_pem = api.connection.ca_pem() or b""
         self.capacity = capacity or NodeCapacity()
         self.labels = labels or {}
-        server = urlparse(api.creds.server)
+        server = urlparse(api.connection.server)
         self.api_host = server.hostname or "127.0.0.1"
         self.api_port = str(server.port or 443)
         # The node's environment stands in for every image's environment.
@@ -250,7 +253,7 @@ class ProcessNode:
                     for event in self.api.watch(path, version, timeout_seconds=120, fieldSelector=selector):
                         obj = event["object"]
                         if event["type"] == "ERROR":
-                            raise ApiError(int(obj.get("code", 500)), obj)
+                            raise error_for(int(obj.get("code", 500)), obj, "WATCH", path)
                         version = obj["metadata"]["resourceVersion"]
                         if event["type"] != "BOOKMARK":
                             self.dispatch(event["type"], obj)

@@ -146,7 +146,7 @@ class PodRunner(threading.Thread):
         warned = ""
         while not self.deleting.is_set():
             try:
-                builder = VolumeBuilder(self.api, self.pod, self.dir, self.ip, self.node.ca_file)
+                builder = VolumeBuilder(self.api, self.pod, self.dir, self.ip, self.node.ca_pem)
                 self._volume_paths = builder.build_all()
                 return True
             except VolumeNotReady as e:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from kubetune_devcluster.controlplane import LocalCluster
-from kubetune_devcluster.kubeapi import ApiError, KubeREST
+from kubetune_devcluster.kubeapi import ApiError, Connection, KubeREST
 from kubetune_devcluster.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
@@ -251,10 +251,8 @@ def test_rbac_is_enforced_for_plain_clients(kube: KubeREST, namespace: str, clus
                                                                   "metadata": {"name": "nobody"}})
     token = kube.create(KubeREST.path("v1", "serviceaccounts", namespace, "nobody", "token"),
                         {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}})
-    from kubetune_devcluster.kubeapi import Credentials
-
-    nobody = KubeREST(Credentials(server=cluster.server, ca_file=kube.creds.ca_file, cert_file=None, key_file=None,
-                                  token=token["status"]["token"]))
+    nobody = KubeREST(Connection(server=cluster.server, ca_data=kube.connection.ca_pem(),
+                                 token=token["status"]["token"]))
     with pytest.raises(ApiError) as denied:
         nobody.get(KubeREST.path_for("Pod", namespace))
     assert denied.value.status == 403
