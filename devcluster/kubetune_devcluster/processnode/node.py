@@ -90,7 +90,7 @@ class IPAllocator:
 
 class ProcessNode:
     def __init__(self, api: KubeREST, name: str, state_dir: Path, capacity: NodeCapacity | None = None,
-                 labels: dict[str, str] | None = None) -> None:
+                 labels: dict[str, str] | None = None, taints: list[Json] | None = None) -> None:
         self.api = api
         self.name = name
         self.state_dir = state_dir
@@ -98,6 +98,7 @@ class ProcessNode:
         self.ca_pem = api.connection.ca_pem() or b""
         self.capacity = capacity or NodeCapacity()
         self.labels = labels or {}
+        self.taints = taints or []
         server = urlparse(api.connection.server)
         self.api_host = server.hostname or "127.0.0.1"
         self.api_port = str(server.port or 443)
@@ -123,7 +124,7 @@ class ProcessNode:
         labels = {"kubernetes.io/hostname": self.name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
                   "node.kubetune.dev/process-node": "true", **self.labels}
         body = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": self.name, "labels": labels},
-                "spec": {}}
+                "spec": {"taints": self.taints} if self.taints else {}}
         try:
             self.api.create(KubeREST.path_for("Node"), body)
         except ApiError as e:
@@ -274,7 +275,8 @@ class ProcessNode:
         log.info("process node %s registered with %s", self.name, self.capacity.as_resources())
         self._watch_pods()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
+        """End every pod's processes (each container's whole PID namespace) and wait for them to be gone."""
         self._stop.set()
         with self._lock:
             runners = list(self._runners.values())
@@ -282,3 +284,6 @@ class ProcessNode:
             runner.vanished.set()
             runner.deleting.set()
             runner.kill_all(signal.SIGKILL)
+        deadline = time.monotonic() + timeout
+        for runner in runners:
+            runner.wait_processes(deadline)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import signal
@@ -284,8 +285,12 @@ class PodRunner(threading.Thread):
         log_file = (self.dir / f"{run.name}.log").open("ab")
         termination = self._termination_path(run)
         termination.write_bytes(b"")
+        # A PID namespace per container, as a runtime gives: ending its init (the launcher) ends every process in it.
+        # --kill-child: when unshare dies (SIGKILL, or its own parent-death signal when the node dies), so does the
+        # init, and with it the namespace. unshare itself blocks SIGTERM, which reaches the init through the group.
         run.proc = subprocess.Popen(
-            ["unshare", "--mount", "--propagation", "private", sys.executable, "-I", str(LAUNCHER), str(launch_spec)],
+            ["unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc", "--kill-child",
+             sys.executable, "-I", str(LAUNCHER), str(launch_spec)],
             stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, preexec_fn=die_with_parent,
             env={"PATH": env.get("PATH", "/usr/bin:/bin")},
         )
@@ -386,6 +391,15 @@ class PodRunner(threading.Thread):
         for run in [*self.inits, *self.containers]:
             if run.proc and run.proc.poll() is None:
                 signal_group(run.proc.pid, sig)
+
+    def wait_processes(self, deadline: float) -> None:
+        """Wait, until ``deadline`` (monotonic), for every container's runtime process to exit (and with it its
+        namespace)."""
+        for run in [*self.inits, *self.containers]:
+            proc = run.proc
+            if proc is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(max(0.0, deadline - time.monotonic()))
 
     def _finish_deletion(self) -> None:
         """SIGTERM, the grace period, SIGKILL; then remove the pod object as the kubelet does."""
