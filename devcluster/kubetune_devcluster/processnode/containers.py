@@ -123,6 +123,20 @@ def container_argv(container: Json, env: dict[str, str]) -> list[str]:
     return [expand(part, env) for part in [*command, *args]]
 
 
+LAUNCHER = Path(__file__).with_name("launch.py")
+
+
+def runtime_argv(launch_spec: Path) -> list[str]:
+    """How a container starts: the launcher as PID 1 of new PID and mount namespaces, as a container runtime would.
+
+    Ending that init ends every process in the namespace. ``--kill-child``: when unshare dies (SIGKILL, or its own
+    parent-death signal when the node dies), so does the init, and with it the namespace. unshare blocks SIGTERM and
+    SIGINT itself; they reach the init, which shares its process group, and the init forwards them to the command.
+    """
+    return ["unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc", "--kill-child",
+            sys.executable, "-I", str(LAUNCHER), str(launch_spec)]
+
+
 def container_init(runtime_pid: int) -> int | None:
     """The host PID of a container's init (the launcher, PID 1 of its namespace): the child ``unshare`` forked."""
     try:

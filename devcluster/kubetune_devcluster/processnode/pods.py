@@ -7,7 +7,6 @@ import json
 import logging
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from .containers import (
     now_rfc3339,
     parse_quantity,
     process_tree_rss,
+    runtime_argv,
     signal_group,
     write_launch_spec,
 )
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LAUNCHER = Path(__file__).with_name("launch.py")
 TICK = 0.1
 MEMORY_CHECK_EVERY = 0.5
 MAX_BACKOFF = 30.0
@@ -285,12 +284,8 @@ class PodRunner(threading.Thread):
         log_file = (self.dir / f"{run.name}.log").open("ab")
         termination = self._termination_path(run)
         termination.write_bytes(b"")
-        # A PID namespace per container, as a runtime gives: ending its init (the launcher) ends every process in it.
-        # --kill-child: when unshare dies (SIGKILL, or its own parent-death signal when the node dies), so does the
-        # init, and with it the namespace. unshare itself blocks SIGTERM, which reaches the init through the group.
         run.proc = subprocess.Popen(
-            ["unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc", "--kill-child",
-             sys.executable, "-I", str(LAUNCHER), str(launch_spec)],
+            runtime_argv(launch_spec),
             stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, preexec_fn=die_with_parent,
             env={"PATH": env.get("PATH", "/usr/bin:/bin")},
         )

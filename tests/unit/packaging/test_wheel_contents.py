@@ -1,6 +1,6 @@
-"""The kubetune wheel holds only what runs in a cluster (issue 9): the operator, the trainer, the CLI and their data, and
-none of the test ground (``kubetune_devcluster``: the local control plane, the process node, the demo), the tests or
-the benchmarks.
+"""The kubetune wheel holds only what runs in a cluster (issue 9): the operator, the trainer, the CLI and their data,
+and none of the test ground (``kubetune_devcluster``: the local control plane, the process node, the demo), the tests
+or the benchmarks.
 
 The wheel is built for real, with the build backend pyproject.toml names, from a copy of the working tree (so that a
 run beside this one, or the build's own scratch files, cannot interfere). No network: the backend is the one
