@@ -46,7 +46,7 @@ from kubetune.api import GROUP, VERSION
 from kubetune.api.crdgen import crd_manifests
 from kubetune.builders.naming import MANAGED_BY, OPERATOR, TRAININGJOB
 from kubetune_devcluster.controlplane import LocalCluster, start_cluster
-from kubetune_devcluster.kubeapi import ApiError, Credentials, KubeREST
+from kubetune_devcluster.kubeapi import ApiError, Connection, KubeREST
 from kubetune_devcluster.operator_process import OperatorProcess
 
 REPO = Path(__file__).resolve().parents[1]
@@ -112,7 +112,7 @@ def create_claims(kube: KubeREST) -> None:
 class FirstSeen:
     """A watch that records, per TrainingJob name, when the first ADDED event of a child arrived (perf_counter)."""
 
-    def __init__(self, creds: Credentials, path: str, resource_version: str) -> None:
+    def __init__(self, creds: Connection, path: str, resource_version: str) -> None:
         self.kube = KubeREST(creds)
         self.path = path
         self.resource_version = resource_version
@@ -199,7 +199,7 @@ class RssSampler:
 
 
 # -- the phases ----------------------------------------------------------------------------------------------------
-def burst(creds: Credentials, names: list[str]) -> dict[str, tuple[float, float, str]]:
+def burst(creds: Connection, names: list[str]) -> dict[str, tuple[float, float, str]]:
     """Create the TrainingJobs at once, one thread each, on connections opened beforehand.
 
     Returns name -> (sent, returned, server creationTimestamp)."""
@@ -221,7 +221,7 @@ def burst(creds: Credentials, names: list[str]) -> dict[str, tuple[float, float,
     return results
 
 
-def create_many(creds: Credentials, names: list[str], workers: int = 8) -> None:
+def create_many(creds: Connection, names: list[str], workers: int = 8) -> None:
     local = threading.local()
 
     def create(name: str) -> None:
@@ -279,7 +279,7 @@ def run(burst_size: int, total: int, root: Path) -> Json:
     operator: OperatorProcess | None = None
     try:
         kube = cluster.api
-        creds = Credentials.from_kubeconfig(cluster.kubeconfig)
+        creds = Connection.from_kubeconfig(cluster.kubeconfig)
         install_crds(kube)
         cluster.create_namespace(NAMESPACE)
         create_claims(kube)

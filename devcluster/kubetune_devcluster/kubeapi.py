@@ -1,154 +1,73 @@
-"""A small synchronous Kubernetes REST client that speaks plain dicts, for the process node, tests and benchmarks.
+"""The test ground's synchronous Kubernetes client (process node, tests, benchmarks): plain dicts over urllib3.
 
-It reads a kubeconfig with client-certificate or token credentials. Watches are streamed line by line.
+It is kubetune's client seen from synchronous code: the connection (kubeconfig, in-memory key material), the resource
+paths and the errors (``NotFound``, ``Conflict``, ... all ``ApiError``) are ``kubetune.kube``'s; only the transport
+differs. Watches are streamed line by line.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import ssl
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import urllib3
-import yaml
 
-Json = dict[str, Any]
+from kubetune.kube.connection import Connection
+from kubetune.kube.errors import ApiError, NotFound, error_for
+from kubetune.kube.resources import KINDS, PATCH_TYPES, Json, Resource, resource_for
 
-# Resource paths by kind, for the kinds the test ground touches; custom resources go through ``path()``.
-_CORE = {
-    "Pod": "pods", "Service": "services", "ConfigMap": "configmaps", "Secret": "secrets", "Namespace": "namespaces",
-    "ServiceAccount": "serviceaccounts", "PersistentVolumeClaim": "persistentvolumeclaims", "Node": "nodes",
-    "PersistentVolume": "persistentvolumes", "Event": "events", "Endpoints": "endpoints",
-}
-_GROUPED = {
-    "Deployment": ("apps/v1", "deployments"), "ReplicaSet": ("apps/v1", "replicasets"),
-    "StatefulSet": ("apps/v1", "statefulsets"), "Job": ("batch/v1", "jobs"),
-    "Role": ("rbac.authorization.k8s.io/v1", "roles"), "RoleBinding": ("rbac.authorization.k8s.io/v1", "rolebindings"),
-    "ClusterRole": ("rbac.authorization.k8s.io/v1", "clusterroles"),
-    "ClusterRoleBinding": ("rbac.authorization.k8s.io/v1", "clusterrolebindings"),
-    "StorageClass": ("storage.k8s.io/v1", "storageclasses"), "Lease": ("coordination.k8s.io/v1", "leases"),
-    "CustomResourceDefinition": ("apiextensions.k8s.io/v1", "customresourcedefinitions"),
-    "NetworkPolicy": ("networking.k8s.io/v1", "networkpolicies"),
-}
-_CLUSTER_SCOPED = {"Namespace", "Node", "PersistentVolume", "ClusterRole", "ClusterRoleBinding", "StorageClass",
-                   "CustomResourceDefinition"}
-
-
-class ApiError(Exception):
-    """The API server answered with an error status."""
-
-    def __init__(self, status: int, body: Json | str) -> None:
-        self.status = status
-        self.body = body
-        message = body.get("message", "") if isinstance(body, dict) else str(body)
-        super().__init__(f"{status}: {message}")
-
-    @property
-    def message(self) -> str:
-        return self.body.get("message", "") if isinstance(self.body, dict) else str(self.body)
-
-
-@dataclass(frozen=True)
-class Credentials:
-    server: str
-    ca_file: str | None
-    cert_file: str | None
-    key_file: str | None
-    token: str | None
-
-    @classmethod
-    def from_kubeconfig(cls, path: str | Path, context: str | None = None) -> Credentials:
-        config = yaml.safe_load(Path(path).read_text())
-        ctx_name = context or config["current-context"]
-        ctx = next(c["context"] for c in config["contexts"] if c["name"] == ctx_name)
-        cluster = next(c["cluster"] for c in config["clusters"] if c["name"] == ctx["cluster"])
-        user = next(u["user"] for u in config["users"] if u["name"] == ctx["user"])
-
-        def materialise(data_key: str, file_key: str, section: Json) -> str | None:
-            if section.get(file_key):
-                return str(section[file_key])
-            if section.get(data_key):
-                f = tempfile.NamedTemporaryFile(delete=False, suffix=".pem")  # noqa: SIM115
-                f.write(base64.b64decode(section[data_key]))
-                f.close()
-                return f.name
-            return None
-
-        return cls(
-            server=cluster["server"].rstrip("/"),
-            ca_file=materialise("certificate-authority-data", "certificate-authority", cluster),
-            cert_file=materialise("client-certificate-data", "client-certificate", user),
-            key_file=materialise("client-key-data", "client-key", user),
-            token=user.get("token"),
-        )
+__all__ = ["ApiError", "Connection", "Json", "KubeREST"]
 
 
 class KubeREST:
-    """Plain-dict access to the API server."""
+    """Plain-dict access to the API server, addressed by path (``KubeREST.path_for("Pod", ns, name)``)."""
 
-    def __init__(self, credentials: Credentials, timeout: float = 30.0) -> None:
-        self.creds = credentials
-        ctx = ssl.create_default_context(cafile=credentials.ca_file)
-        if credentials.cert_file:
-            ctx.load_cert_chain(credentials.cert_file, credentials.key_file)
-        self._pool = urllib3.PoolManager(ssl_context=ctx, maxsize=16, retries=False)
+    def __init__(self, connection: Connection, timeout: float = 30.0) -> None:
+        self.connection = connection
+        self._pool = urllib3.PoolManager(ssl_context=connection.ssl_context(), maxsize=16, retries=False)
         self._timeout = timeout
-        self._headers = {"Accept": "application/json"}
-        if credentials.token:
-            self._headers["Authorization"] = f"Bearer {credentials.token}"
 
     @classmethod
     def from_kubeconfig(cls, path: str | Path) -> KubeREST:
-        return cls(Credentials.from_kubeconfig(path))
+        return cls(Connection.from_kubeconfig(path))
+
+    def _headers(self, content_type: str | None = None) -> dict[str, str]:
+        headers = {"Accept": "application/json"}
+        token = self.connection.bearer()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if content_type:
+            headers["Content-Type"] = content_type
+        return headers
 
     # -- paths -------------------------------------------------------------------------------------------------
     @staticmethod
     def path(api_version: str, plural: str, namespace: str | None = None, name: str | None = None,
              subresource: str | None = None) -> str:
-        base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-        p = base + (f"/namespaces/{namespace}" if namespace else "") + f"/{plural}"
-        if name:
-            p += f"/{name}"
-        if subresource:
-            p += f"/{subresource}"
-        return p
+        return Resource(api_version, plural).path(namespace, name, subresource)
 
-    @classmethod
-    def path_for(cls, kind: str, namespace: str | None = None, name: str | None = None, api_version: str | None = None,
+    @staticmethod
+    def path_for(kind: str, namespace: str | None = None, name: str | None = None, api_version: str | None = None,
                  plural: str | None = None, subresource: str | None = None) -> str:
-        if kind in _CORE:
-            api_version, plural = "v1", _CORE[kind]
-        elif kind in _GROUPED:
-            api_version, plural = _GROUPED[kind]
-        elif not (api_version and plural):
-            raise ValueError(f"unknown kind {kind}: pass api_version and plural")
-        assert api_version and plural
-        ns = None if kind in _CLUSTER_SCOPED else namespace
-        return cls.path(api_version, plural, ns, name, subresource)
+        return resource_for(kind, api_version, plural).path(namespace, name, subresource)
 
     # -- verbs -------------------------------------------------------------------------------------------------
     def request(self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None,
                 content_type: str = "application/json", timeout: float | None = None) -> Any:
-        url = self.creds.server + path + (("?" + urlencode(query)) if query else "")
-        headers = dict(self._headers)
-        data = None
-        if body is not None:
-            headers["Content-Type"] = content_type
-            data = json.dumps(body).encode()
-        resp = self._pool.request(method, url, body=data, headers=headers, timeout=timeout or self._timeout)
+        url = self.connection.server + path + (("?" + urlencode(query)) if query else "")
+        data = json.dumps(body).encode() if body is not None else None
+        resp = self._pool.request(method, url, body=data, headers=self._headers(content_type if data else None),
+                                  timeout=timeout or self._timeout)
         payload: Any
         try:
             payload = json.loads(resp.data) if resp.data else {}
         except ValueError:
             payload = resp.data.decode(errors="replace")
         if resp.status >= 400:
-            raise ApiError(resp.status, payload)
+            raise error_for(resp.status, payload, method, path)
         return payload
 
     def get(self, path: str, **query: Any) -> Json:
@@ -157,10 +76,8 @@ class KubeREST:
     def get_or_none(self, path: str) -> Json | None:
         try:
             return self.get(path)
-        except ApiError as e:
-            if e.status == 404:
-                return None
-            raise
+        except NotFound:
+            return None
 
     def create(self, path: str, body: Json) -> Json:
         return self.request("POST", path, body)
@@ -169,15 +86,13 @@ class KubeREST:
         return self.request("PUT", path, body)
 
     def patch(self, path: str, body: Any, kind: str = "merge") -> Json:
-        types = {"merge": "application/merge-patch+json", "json": "application/json-patch+json",
-                 "strategic": "application/strategic-merge-patch+json"}
-        return self.request("PATCH", path, body, content_type=types[kind])
+        return self.request("PATCH", path, body, content_type=PATCH_TYPES[kind])
 
     def delete(self, path: str, body: Json | None = None, missing_ok: bool = True) -> Json | None:
         try:
             return self.request("DELETE", path, body)
-        except ApiError as e:
-            if e.status == 404 and missing_ok:
+        except NotFound:
+            if missing_ok:
                 return None
             raise
 
@@ -185,9 +100,7 @@ class KubeREST:
         """Create the object, or replace it when it exists (keeping its resourceVersion)."""
         meta = manifest["metadata"]
         kind = manifest["kind"]
-        plural = None
-        if kind not in _CORE and kind not in _GROUPED:
-            plural = kind.lower() + "s"
+        plural = None if kind in KINDS else kind.lower() + "s"
         collection = self.path_for(kind, meta.get("namespace"), api_version=manifest["apiVersion"], plural=plural)
         try:
             return self.create(collection, manifest)
@@ -202,16 +115,18 @@ class KubeREST:
 
     def watch(self, path: str, resource_version: str | None = None, timeout_seconds: int = 60,
               **query: Any) -> Iterator[Json]:
-        """Yield watch events (``{"type": ..., "object": ...}``) until the server closes the stream."""
+        """Yield watch events (``{"type": ..., "object": ...}``) until the server closes the stream.
+
+        An ``ERROR`` event is yielded as it is; the caller decides (a 410 means: list again)."""
         q: dict[str, Any] = {"watch": "true", "timeoutSeconds": timeout_seconds, "allowWatchBookmarks": "true", **query}
         if resource_version:
             q["resourceVersion"] = resource_version
-        url = self.creds.server + path + "?" + urlencode(q)
-        resp = self._pool.request("GET", url, headers=self._headers, preload_content=False,
+        url = self.connection.server + path + "?" + urlencode(q)
+        resp = self._pool.request("GET", url, headers=self._headers(), preload_content=False,
                                   timeout=urllib3.Timeout(connect=10, read=timeout_seconds + 10))
         try:
             if resp.status >= 400:
-                raise ApiError(resp.status, resp.data.decode(errors="replace"))
+                raise error_for(resp.status, resp.data.decode(errors="replace"), "WATCH", path)
             buffer = b""
             for chunk in resp.stream(64 * 1024, decode_content=True):
                 buffer += chunk

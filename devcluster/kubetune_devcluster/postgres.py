@@ -66,6 +66,24 @@ class PostgresServer:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.dsn(name)
 
+    def password_role(self, name: str, password: str, database: str = "postgres") -> str:
+        """A login role that must give ``password`` over TCP (the server trusts everyone else); returns its URL.
+
+        For tests of what happens to a password: with ``trust``, a wrong password would be accepted.
+        """
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(name),
+                                                                            sql.Literal(password)))
+            conn.execute(sql.SQL("GRANT pg_read_all_data TO {}").format(sql.Identifier(name)))
+            hba = self.data_dir / "pg_hba.conf"
+            # The first matching line wins: this one goes before the trust lines.
+            hba.write_text(f'host all "{name}" 127.0.0.1/32 scram-sha-256\n' + hba.read_text())
+            conn.execute("SELECT pg_reload_conf()")
+        return f"postgresql://{name}:{password}@127.0.0.1:{self.port}/{database}"
+
     def stop(self) -> None:
         _run(
             self.run_as,

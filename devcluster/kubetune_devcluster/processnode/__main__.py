@@ -8,9 +8,17 @@ import signal
 import sys
 from pathlib import Path
 
-from ..kubeapi import Credentials, KubeREST
+from ..kubeapi import KubeREST
 from .node import NodeCapacity, ProcessNode
 from .provisioner import Provisioner
+
+
+def _taint(value: str) -> dict[str, str]:
+    spec, sep, effect = value.rpartition(":")
+    key, _, taint_value = spec.partition("=")
+    if not sep or not key or effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
+        raise argparse.ArgumentTypeError(f"expected KEY[=VALUE]:NoSchedule|PreferNoSchedule|NoExecute, got {value!r}")
+    return {"key": key, "value": taint_value, "effect": effect} if taint_value else {"key": key, "effect": effect}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -23,14 +31,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gpus", type=int, default=2, help="advertised GPU capacity (no GPU is used)")
     parser.add_argument("--gpu-resource", default="nvidia.com/gpu")
     parser.add_argument("--label", action="append", default=[], help="extra node label key=value")
+    parser.add_argument("--taint", action="append", default=[], type=_taint, metavar="KEY[=VALUE]:EFFECT",
+                        help="register the node with this taint (repeatable), e.g. a node only some pods may use")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    creds = Credentials.from_kubeconfig(args.kubeconfig)
-    api = KubeREST(creds)
+    api = KubeREST.from_kubeconfig(args.kubeconfig)
     labels = dict(item.split("=", 1) for item in args.label)
     capacity = NodeCapacity(cpu=args.cpu, memory=args.memory, gpus=args.gpus, gpu_resource=args.gpu_resource)
-    node = ProcessNode(api, args.name, args.state_dir, creds.ca_file or "", capacity, labels)
+    node = ProcessNode(api, args.name, args.state_dir, capacity, labels, args.taint)
     provisioner = Provisioner(api, args.state_dir / "volumes")
 
     def shutdown(signum: int, _frame: object) -> None:

@@ -123,17 +123,56 @@ def container_argv(container: Json, env: dict[str, str]) -> list[str]:
     return [expand(part, env) for part in [*command, *args]]
 
 
-def process_tree_rss(root_pid: int) -> int:
-    """Resident memory, in bytes, of a process group (the container's processes)."""
+LAUNCHER = Path(__file__).with_name("launch.py")
+
+
+def runtime_argv(launch_spec: Path) -> list[str]:
+    """How a container starts: the launcher as PID 1 of new PID and mount namespaces, as a container runtime would.
+
+    Ending that init ends every process in the namespace. ``--kill-child``: when unshare dies (SIGKILL, or its own
+    parent-death signal when the node dies), so does the init, and with it the namespace. unshare blocks SIGTERM and
+    SIGINT itself; they reach the init, which shares its process group, and the init forwards them to the command.
+    """
+    return ["unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc", "--kill-child",
+            sys.executable, "-I", str(LAUNCHER), str(launch_spec)]
+
+
+def container_init(runtime_pid: int) -> int | None:
+    """The host PID of a container's init (the launcher, PID 1 of its namespace): the child ``unshare`` forked."""
+    try:
+        with open(f"/proc/{runtime_pid}/task/{runtime_pid}/children") as f:
+            children = f.read().split()
+    except OSError:
+        return None
+    return int(children[0]) if children else None
+
+
+def _pid_namespace(pid: int | str) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return None
+
+
+def container_pids(runtime_pid: int) -> list[int]:
+    """Host PIDs of the container's processes: everything in its PID namespace but the init, whatever process group
+    or session they moved to."""
+    init = container_init(runtime_pid)
+    namespace = _pid_namespace(init) if init else None
+    if namespace is None or namespace == _pid_namespace("self"):  # not started yet, or not in a namespace of its own
+        return []
+    return [int(entry) for entry in os.listdir("/proc")
+            if entry.isdigit() and int(entry) != init and _pid_namespace(entry) == namespace]
+
+
+def process_tree_rss(runtime_pid: int) -> int:
+    """Resident memory, in bytes, of the container's processes (the init, which the runtime adds, not counted)."""
     total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    page = os.sysconf("SC_PAGE_SIZE")
+    for pid in container_pids(runtime_pid):
         try:
-            if os.getpgid(int(entry)) != root_pid:
-                continue
-            with open(f"/proc/{entry}/statm") as f:
-                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            with open(f"/proc/{pid}/statm") as f:
+                total += int(f.read().split()[1]) * page
         except (OSError, ValueError, IndexError):
             continue
     return total

@@ -1,13 +1,23 @@
-"""Runs inside a fresh mount namespace (``unshare --mount``): bind-mounts the pod's volumes at their container
-paths, then execs the container's command.
+"""The container's first process, PID 1 of its own PID namespace and mount namespace (``unshare --mount --pid --fork
+--mount-proc``): bind-mounts the pod's volumes at their container paths, starts the container's command, and stays as
+its init.
+
+As init it forwards the signals the node sends (SIGTERM first) to the command's process group, reaps whatever is
+orphaned inside, and exits with the command's status (128 + n when a signal ended it). When it exits the kernel kills
+every process left in the namespace: children that left the command's process group or double-forked away end with
+the container, as they do under a container runtime. The command is not PID 1 itself because a PID 1 ignores every
+signal it has no handler for, so a plain ``sleep`` would outlive SIGTERM.
 
 Standard library only, run with ``python -I``: it starts before every container, so it must start fast.
 """
 
+import contextlib
 import ctypes
 import json
 import os
+import signal
 import sys
+from typing import NoReturn
 
 MS_RDONLY = 1
 MS_REMOUNT = 32
@@ -77,13 +87,50 @@ def main() -> None:
     except OSError as e:
         print(f"process node: cannot enter workingDir {workdir}: {e}", file=sys.stderr)
         sys.exit(128)
-    argv = spec["argv"]
-    env = spec["env"]
-    try:
-        os.execvpe(argv[0], argv, env)
-    except OSError as e:
-        print(f"process node: cannot run {argv[0]!r}: {e}", file=sys.stderr)
-        sys.exit(127)
+    run_as_init(spec["argv"], spec["env"])
+
+
+# What a runtime's init passes on to the container's processes; SIGKILL needs no forwarding (it ends the namespace).
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
+             signal.SIGWINCH)
+
+
+def run_as_init(argv: list[str], env: dict[str, str]) -> NoReturn:
+    watched = {*FORWARDED, signal.SIGCHLD}
+    # Blocked before the fork: a signal that arrives while the command starts waits for sigwaitinfo below.
+    signal.pthread_sigmask(signal.SIG_BLOCK, watched)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setpgid(0, 0)  # its own group: a forwarded signal reaches the command and its children once
+            for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores these; a container starts with defaults
+                signal.signal(sig, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_SETMASK, set())
+            os.execvpe(argv[0], argv, env)
+        except OSError as e:
+            print(f"process node: cannot run {argv[0]!r}: {e}", file=sys.stderr, flush=True)
+        os._exit(127)
+    # Also here, so the group exists before the first forwarded signal (fails harmlessly once the child has exec'd).
+    with contextlib.suppress(OSError):
+        os.setpgid(pid, pid)
+    while True:
+        info = signal.sigwaitinfo(watched)
+        if info.si_signo != signal.SIGCHLD:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, info.si_signo)
+            continue
+        while True:  # reap every child that ended: the command, and orphans re-parented to this init
+            try:
+                reaped, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if reaped == 0:
+                break
+            if reaped == pid:
+                code = os.waitstatus_to_exitcode(status)
+                os._exit(128 - code if code < 0 else code)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from kubetune.kube.errors import error_for
+
 from ..kubeapi import ApiError, Json, KubeREST
 from .containers import now_rfc3339
 from .pods import PodRunner
@@ -87,15 +89,17 @@ class IPAllocator:
 
 
 class ProcessNode:
-    def __init__(self, api: KubeREST, name: str, state_dir: Path, ca_file: str,
-                 capacity: NodeCapacity | None = None, labels: dict[str, str] | None = None) -> None:
+    def __init__(self, api: KubeREST, name: str, state_dir: Path, capacity: NodeCapacity | None = None,
+                 labels: dict[str, str] | None = None, taints: list[Json] | None = None) -> None:
         self.api = api
         self.name = name
         self.state_dir = state_dir
-        self.ca_file = ca_file
+        # What pods get as the cluster's CA (kube-root-ca.crt): the one this node trusts the API server with.
+        self.ca_pem = api.connection.ca_pem() or b""
         self.capacity = capacity or NodeCapacity()
         self.labels = labels or {}
-        server = urlparse(api.creds.server)
+        self.taints = taints or []
+        server = urlparse(api.connection.server)
         self.api_host = server.hostname or "127.0.0.1"
         self.api_port = str(server.port or 443)
         # The node's environment stands in for every image's environment.
@@ -120,7 +124,7 @@ class ProcessNode:
         labels = {"kubernetes.io/hostname": self.name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
                   "node.kubetune.dev/process-node": "true", **self.labels}
         body = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": self.name, "labels": labels},
-                "spec": {}}
+                "spec": {"taints": self.taints} if self.taints else {}}
         try:
             self.api.create(KubeREST.path_for("Node"), body)
         except ApiError as e:
@@ -250,7 +254,7 @@ class ProcessNode:
                     for event in self.api.watch(path, version, timeout_seconds=120, fieldSelector=selector):
                         obj = event["object"]
                         if event["type"] == "ERROR":
-                            raise ApiError(int(obj.get("code", 500)), obj)
+                            raise error_for(int(obj.get("code", 500)), obj, "WATCH", path)
                         version = obj["metadata"]["resourceVersion"]
                         if event["type"] != "BOOKMARK":
                             self.dispatch(event["type"], obj)
@@ -271,7 +275,8 @@ class ProcessNode:
         log.info("process node %s registered with %s", self.name, self.capacity.as_resources())
         self._watch_pods()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
+        """End every pod's processes (each container's whole PID namespace) and wait for them to be gone."""
         self._stop.set()
         with self._lock:
             runners = list(self._runners.values())
@@ -279,3 +284,6 @@ class ProcessNode:
             runner.vanished.set()
             runner.deleting.set()
             runner.kill_all(signal.SIGKILL)
+        deadline = time.monotonic() + timeout
+        for runner in runners:
+            runner.wait_processes(deadline)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,6 +22,7 @@ from .containers import (
     now_rfc3339,
     parse_quantity,
     process_tree_rss,
+    runtime_argv,
     signal_group,
     write_launch_spec,
 )
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LAUNCHER = Path(__file__).with_name("launch.py")
 TICK = 0.1
 MEMORY_CHECK_EVERY = 0.5
 MAX_BACKOFF = 30.0
@@ -146,7 +146,7 @@ class PodRunner(threading.Thread):
         warned = ""
         while not self.deleting.is_set():
             try:
-                builder = VolumeBuilder(self.api, self.pod, self.dir, self.ip, self.node.ca_file)
+                builder = VolumeBuilder(self.api, self.pod, self.dir, self.ip, self.node.ca_pem)
                 self._volume_paths = builder.build_all()
                 return True
             except VolumeNotReady as e:
@@ -285,7 +285,7 @@ class PodRunner(threading.Thread):
         termination = self._termination_path(run)
         termination.write_bytes(b"")
         run.proc = subprocess.Popen(
-            ["unshare", "--mount", "--propagation", "private", sys.executable, "-I", str(LAUNCHER), str(launch_spec)],
+            runtime_argv(launch_spec),
             stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, preexec_fn=die_with_parent,
             env={"PATH": env.get("PATH", "/usr/bin:/bin")},
         )
@@ -386,6 +386,15 @@ class PodRunner(threading.Thread):
         for run in [*self.inits, *self.containers]:
             if run.proc and run.proc.poll() is None:
                 signal_group(run.proc.pid, sig)
+
+    def wait_processes(self, deadline: float) -> None:
+        """Wait, until ``deadline`` (monotonic), for every container's runtime process to exit (and with it its
+        namespace)."""
+        for run in [*self.inits, *self.containers]:
+            proc = run.proc
+            if proc is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(max(0.0, deadline - time.monotonic()))
 
     def _finish_deletion(self) -> None:
         """SIGTERM, the grace period, SIGKILL; then remove the pod object as the kubelet does."""

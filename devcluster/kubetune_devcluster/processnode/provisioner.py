@@ -12,6 +12,8 @@ import threading
 import time
 from pathlib import Path
 
+from kubetune.kube.errors import error_for
+
 from ..kubeapi import ApiError, Json, KubeREST
 
 log = logging.getLogger(__name__)
@@ -96,7 +98,7 @@ class Provisioner:
                     for event in self.api.watch(path, version, timeout_seconds=120):
                         obj = event["object"]
                         if event["type"] == "ERROR":
-                            raise ApiError(int(obj.get("code", 500)), obj)
+                            raise error_for(int(obj.get("code", 500)), obj, "WATCH", path)
                         version = obj["metadata"]["resourceVersion"]
                         if event["type"] in ("ADDED", "MODIFIED"):
                             handle(obj)  # type: ignore[operator]

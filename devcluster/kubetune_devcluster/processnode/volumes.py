@@ -59,13 +59,13 @@ def _select_items(data: dict[str, bytes], items: list[Json] | None, what: str) -
 class VolumeBuilder:
     """Builds the host side of every volume of one pod under ``pod_dir/volumes``."""
 
-    def __init__(self, api: KubeREST, pod: Json, pod_dir: Path, pod_ip: str, ca_file: str) -> None:
+    def __init__(self, api: KubeREST, pod: Json, pod_dir: Path, pod_ip: str, ca_pem: bytes) -> None:
         self.api = api
         self.pod = pod
         self.ns = pod["metadata"]["namespace"]
         self.root = pod_dir / "volumes"
         self.pod_ip = pod_ip
-        self.ca_file = ca_file
+        self.ca_pem = ca_pem
 
     def build_all(self) -> dict[str, Path]:
         """Return the host path of each volume by name; raise VolumeNotReady to be retried."""
@@ -141,7 +141,7 @@ class VolumeBuilder:
             ref = source["configMap"]
             if ref["name"] == "kube-root-ca.crt":
                 # The root CA publisher may lag behind a new namespace; the node knows the CA itself.
-                data = {"ca.crt": Path(self.ca_file).read_bytes()}
+                data = {"ca.crt": self.ca_pem}
                 return _select_items(data, ref.get("items"), "kube-root-ca.crt")
             return self._config_map_files(ref)
         if "secret" in source:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -141,12 +142,14 @@ def format_report(file: Path, fmt: str, report: ValidationReport, passed: bool, 
 
 # -- dataset export --------------------------------------------------------------------------------------------------
 def dataset_export(args: argparse.Namespace) -> int:
+    from kubetune.redaction import connection_secrets, redact
     from kubetune.training.datasets.export import export_query, export_to_file
     from kubetune.training.errors import TrainerError
 
     if not args.database_url:
         print(f"kubetune: give --database-url or set {DATABASE_URL_ENV}", file=sys.stderr)
         return 2
+    secrets = connection_secrets(args.database_url)
     mapping = dict(args.mapping)
     bar = None if args.no_progress else _progress_bar()
     on_rows = bar.update if bar is not None else None
@@ -158,7 +161,10 @@ def dataset_export(args: argparse.Namespace) -> int:
         else:
             stats = export_to_file(args.database_url, args.query, args.format, mapping, Path(args.output), **options)
     except TrainerError as e:
-        print(f"kubetune: export failed: {e.message}", file=sys.stderr)
+        print(f"kubetune: export failed: {redact(e.message, *secrets)}", file=sys.stderr)
+        return 1
+    except Exception:  # a bug: show its traceback, without the password Python's own printer would show
+        print(f"kubetune: export failed:\n{redact(traceback.format_exc(), *secrets)}", file=sys.stderr)
         return 1
     finally:
         if bar is not None:

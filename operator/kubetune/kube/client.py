@@ -1,139 +1,31 @@
-"""An asynchronous Kubernetes REST client over aiohttp, configured from a kubeconfig or the in-cluster account."""
+"""An asynchronous Kubernetes REST client over aiohttp, configured from a kubeconfig or the in-cluster account
+(``connection``); paths from ``resources``, errors from ``errors``."""
 
 from __future__ import annotations
 
-import base64
 import builtins
 import json
-import os
-import ssl
-import tempfile
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
-import yaml
 
+from .connection import Connection
 from .errors import ApiError, NotFound, error_for
-
-Json = dict[str, Any]
-
-SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
-PATCH_TYPES = {
-    "merge": "application/merge-patch+json",
-    "json": "application/json-patch+json",
-    "strategic": "application/strategic-merge-patch+json",
-}
-
-
-@dataclass(frozen=True)
-class Resource:
-    """Where a kind lives in the API: ``Resource("batch/v1", "jobs")``."""
-
-    api_version: str
-    plural: str
-    namespaced: bool = True
-
-    def path(self, namespace: str | None = None, name: str | None = None, subresource: str | None = None) -> str:
-        base = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
-        if self.namespaced and namespace:
-            base += f"/namespaces/{namespace}"
-        base += f"/{self.plural}"
-        if name:
-            base += f"/{name}"
-        if subresource:
-            base += f"/{subresource}"
-        return base
-
-
-PODS = Resource("v1", "pods")
-SECRETS = Resource("v1", "secrets")
-CONFIGMAPS = Resource("v1", "configmaps")
-PVCS = Resource("v1", "persistentvolumeclaims")
-EVENTS = Resource("v1", "events")
-JOBS = Resource("batch/v1", "jobs")
-DEPLOYMENTS = Resource("apps/v1", "deployments")
-LEASES = Resource("coordination.k8s.io/v1", "leases")
-
-
-@dataclass(frozen=True)
-class Connection:
-    server: str
-    ca_file: str | None = None
-    cert_file: str | None = None
-    key_file: str | None = None
-    token: str | None = None
-    token_file: str | None = None
-    insecure: bool = False
-
-    @classmethod
-    def discover(cls, kubeconfig: str | None = None) -> Connection:
-        """In-cluster when running in a pod; otherwise $KUBECONFIG or ~/.kube/config."""
-        path = kubeconfig or os.environ.get("KUBECONFIG")
-        if not path and (SERVICE_ACCOUNT_DIR / "token").exists() and os.environ.get("KUBERNETES_SERVICE_HOST"):
-            return cls.in_cluster()
-        return cls.from_kubeconfig(path or str(Path.home() / ".kube" / "config"))
-
-    @classmethod
-    def in_cluster(cls) -> Connection:
-        host = os.environ["KUBERNETES_SERVICE_HOST"]
-        port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
-        if ":" in host:
-            host = f"[{host}]"
-        return cls(server=f"https://{host}:{port}", ca_file=str(SERVICE_ACCOUNT_DIR / "ca.crt"),
-                   token_file=str(SERVICE_ACCOUNT_DIR / "token"))
-
-    @classmethod
-    def from_kubeconfig(cls, path: str, context: str | None = None) -> Connection:
-        config = yaml.safe_load(Path(path).read_text())
-        name = context or config.get("current-context")
-        ctx = next(c["context"] for c in config["contexts"] if c["name"] == name)
-        cluster = next(c["cluster"] for c in config["clusters"] if c["name"] == ctx["cluster"])
-        user: Json = next((u["user"] for u in config.get("users", []) if u["name"] == ctx.get("user")), {})
-        base = Path(path).parent
-
-        def relative(value: str | None) -> str | None:
-            # client-go resolves every file a kubeconfig names (tokenFile too) against the kubeconfig's directory.
-            return str(base / value) if value else None
-
-        def file_of(section: Json, file_key: str, data_key: str) -> str | None:
-            if section.get(file_key):
-                return relative(section[file_key])
-            if section.get(data_key):
-                handle = tempfile.NamedTemporaryFile(delete=False, prefix="kubetune-", suffix=".pem")  # noqa: SIM115
-                handle.write(base64.b64decode(section[data_key]))
-                handle.close()
-                os.chmod(handle.name, 0o600)
-                return handle.name
-            return None
-
-        return cls(
-            server=cluster["server"].rstrip("/"),
-            ca_file=file_of(cluster, "certificate-authority", "certificate-authority-data"),
-            cert_file=file_of(user, "client-certificate", "client-certificate-data"),
-            key_file=file_of(user, "client-key", "client-key-data"),
-            token=user.get("token"),
-            token_file=relative(user.get("tokenFile")),
-            insecure=bool(cluster.get("insecure-skip-tls-verify")),
-        )
-
-    def ssl_context(self) -> ssl.SSLContext:
-        ctx = ssl.create_default_context(cafile=self.ca_file)
-        if self.insecure:
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        if self.cert_file:
-            ctx.load_cert_chain(self.cert_file, self.key_file)
-        return ctx
-
-    def bearer(self) -> str | None:
-        # Projected service-account tokens rotate, so read the file on each request.
-        if self.token_file:
-            return Path(self.token_file).read_text().strip()
-        return self.token
+from .resources import (
+    CONFIGMAPS,
+    DEPLOYMENTS,
+    EVENTS,
+    JOBS,
+    LEASES,
+    PATCH_TYPES,
+    PODS,
+    PVCS,
+    SECRETS,
+    Json,
+    Resource,
+)
 
 
 class KubeClient:

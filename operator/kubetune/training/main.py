@@ -1,7 +1,9 @@
 """The training pod's entry point: ``python -m kubetune.training --config /etc/kubetune/job.json``.
 
 It always ends the same way: a ``TrainerResult`` in the termination message and an exit code the Job's
-podFailurePolicy understands (0 success, 3 dataset invalid, 4 config invalid, anything else retriable).
+podFailurePolicy understands (0 success, 3 dataset invalid, 4 config invalid, anything else retriable). What it writes
+(the termination message and every log line) is redacted: no connection-string password, and not the dataset
+database URL the pod was given.
 """
 
 from __future__ import annotations
@@ -9,15 +11,17 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import traceback
 from pathlib import Path
 
 from kubetune.api.trainer import DEFAULT_CONFIG_PATH, EXIT_SUCCESS, TrainerConfig, TrainerResult
+from kubetune.redaction import connection_secrets, redact, redact_logging
 
 from .config import load_config
 from .errors import ConfigInvalid, TrainerError, TrainingFailed
 from .progress import ProgressServer, ProgressTracker, bind_host
 from .runner import RunFacts, run
-from .termination import write_termination_message
+from .termination import redact_result, write_termination_message
 
 log = logging.getLogger("kubetune.training")
 
@@ -47,6 +51,13 @@ def _failure(error: TrainerError, facts: RunFacts) -> TrainerResult:
     )
 
 
+def known_secrets(config: TrainerConfig) -> frozenset[str]:
+    """The secret values this run was given, to be removed from whatever it reports: the dataset database URL (read
+    from a Secret into the environment) and the password inside it."""
+    postgres = config.dataset.postgres
+    return connection_secrets(os.environ.get(postgres.database_url_env)) if postgres else frozenset()
+
+
 def _start_progress_server(config: TrainerConfig, tracker: ProgressTracker) -> ProgressServer | None:
     host = bind_host(config.progress.host)
     try:
@@ -61,21 +72,24 @@ def execute(config: TrainerConfig) -> int:
     tracker = ProgressTracker(job=config.job.name, namespace=config.job.namespace, backend=config.backend)
     server = _start_progress_server(config, tracker)
     facts = RunFacts()
+    secrets = known_secrets(config)
     try:
         _quiet_libraries()
         result = run(config, tracker, facts)
         code = EXIT_SUCCESS
     except TrainerError as e:
-        log.error("%s: %s", e.reason, e.message)
+        log.error("%s: %s", e.reason, redact(e.message, *secrets))
         for line in e.errors[:20]:
-            log.error("  %s", line)
+            log.error("  %s", redact(line, *secrets))
         result, code = _failure(e, facts), e.exit_code
     except Exception as e:  # anything unforeseen is worth a retry from the last checkpoint
-        log.exception("training failed")
+        # Formatted here rather than by log.exception, so that it is redacted whoever configured logging.
+        log.error("training failed\n%s", redact(traceback.format_exc(), *secrets))
         error = TrainingFailed(f"{type(e).__name__}: {e}")
         result, code = _failure(error, facts), error.exit_code
+    result = redact_result(result, secrets)
     tracker.update(phase=result.phase)
-    write_termination_message(config.termination_message_path, result)
+    write_termination_message(config.termination_message_path, result, secrets)
     if server is not None:
         server.stop()
     log.info("%s (%s): %s", result.phase, result.reason, result.message)
@@ -87,10 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, default=Path(DEFAULT_CONFIG_PATH), help="the job config (JSON)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Libraries log too (a driver may quote its connection string): every line of this process is redacted.
+    log_secrets = redact_logging()
     try:
         config = load_config(args.config)
     except ConfigInvalid as e:
         log.error("ConfigInvalid: %s", e.message)
         write_termination_message(DEFAULT_TERMINATION_PATH, _failure(e, RunFacts()))
         return e.exit_code
+    log_secrets |= known_secrets(config)
     return execute(config)

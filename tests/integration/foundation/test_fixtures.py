@@ -10,6 +10,7 @@ import pytest
 from kubetune_devcluster import vllm_server
 from kubetune_devcluster.kubeapi import KubeREST
 from kubetune_devcluster.postgres import PostgresServer
+from kubetune_devcluster.processnode.containers import container_pids
 from kubetune_devcluster.waiting import wait_for
 
 
@@ -28,6 +29,21 @@ def test_vllm_deployment_turns_ready_and_serves_on_each_pod_ip(kube: KubeREST, n
         served = vllm_server.models(f"http://{p['status']['podIP']}:8000")
         assert [m["id"] for m in served] == ["tiny-llama"]
         assert vllm_server.completion(f"http://{p['status']['podIP']}:8000", "tiny-llama", "Hello", max_tokens=4)
+
+    # Issue 9: vLLM's engine processes used to outlive their pods. Every process of both pods ends with them.
+    processes = {pid: comm(pid) for p in pods for pid in container_pids(
+        int(p["status"]["containerStatuses"][0]["containerID"].removeprefix("process://")))}
+    assert sum(name.startswith("VLLM::EngineCor") for name in processes.values()) == 2, processes
+    kube.delete(KubeREST.path_for("Deployment", namespace, "vllm"), {"propagationPolicy": "Foreground"})
+    wait_for(lambda: not [pid for pid, name in processes.items() if comm(pid) == name], 120, interval=0.5,
+             what="every vLLM process to end")
+
+
+def comm(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return None
 
 
 @pytest.mark.postgres

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import textwrap
 import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from kubetune_devcluster.controlplane import LocalCluster
-from kubetune_devcluster.kubeapi import ApiError, KubeREST
+from kubetune_devcluster.kubeapi import ApiError, Connection, KubeREST
+from kubetune_devcluster.lifetime import die_with_parent
 from kubetune_devcluster.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
@@ -251,10 +259,8 @@ def test_rbac_is_enforced_for_plain_clients(kube: KubeREST, namespace: str, clus
                                                                   "metadata": {"name": "nobody"}})
     token = kube.create(KubeREST.path("v1", "serviceaccounts", namespace, "nobody", "token"),
                         {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}})
-    from kubetune_devcluster.kubeapi import Credentials
-
-    nobody = KubeREST(Credentials(server=cluster.server, ca_file=kube.creds.ca_file, cert_file=None, key_file=None,
-                                  token=token["status"]["token"]))
+    nobody = KubeREST(Connection(server=cluster.server, ca_data=kube.connection.ca_pem(),
+                                 token=token["status"]["token"]))
     with pytest.raises(ApiError) as denied:
         nobody.get(KubeREST.path_for("Pod", namespace))
     assert denied.value.status == 403
@@ -284,3 +290,145 @@ def test_a_volume_over_the_environments_directory_does_not_hide_it(kube: KubeRES
     shown = set(listing.split(","))
     assert os.path.basename(sys.prefix) in shown
     assert shown < set(os.listdir(parent))
+
+
+# -- every process of a pod ends with it (its own PID namespace) ----------------------------------------------------
+# The main process, a child that leaves its process group, and a daemon (new session, double fork, its parent gone):
+# what vLLM's EngineCore and Worker processes look like to a process-group kill, which used to miss them.
+TREE = """
+    import os, time
+    if os.fork() == 0:
+        os.setpgid(0, 0)
+        time.sleep(600)
+        os._exit(0)
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            time.sleep(600)
+            os._exit(0)
+        os._exit(0)
+    time.sleep(600)
+"""
+
+
+def tree_pod(name: str, marker: str, **spec: Any) -> dict[str, Any]:
+    # The marker is an argument, so every process of the tree shows it in its host /proc/<pid>/cmdline.
+    return pod(name, TREE, container={"command": ["python3", "-c", textwrap.dedent(TREE), marker]},
+               terminationGracePeriodSeconds=2, **spec)
+
+
+def processes_with(marker: str) -> dict[int, tuple[int, int]]:
+    """Live host processes whose command line holds ``marker``: pid -> (process group, session)."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if marker.encode() not in f.read().split(b"\0"):
+                    continue
+            found[int(entry)] = (os.getpgid(int(entry)), os.getsid(int(entry)))
+        except OSError:
+            continue
+    return found
+
+
+def running_tree(marker: str, processes: int = 3) -> dict[int, tuple[int, int]]:
+    tree = wait_for(lambda: (found := processes_with(marker)) and len(found) == processes and found, 60,
+                    what=f"{processes} processes of {marker}")
+    # A kill by process group or session would miss some of them: the test would fail without the namespace.
+    assert len({pgid for pgid, _ in tree.values()}) == 3 and len({sid for _, sid in tree.values()}) == 2
+    return tree
+
+
+def test_deleting_a_pod_ends_its_whole_process_tree(kube: KubeREST, namespace: str) -> None:
+    marker = f"tree-{uuid.uuid4().hex}"
+    create(kube, namespace, tree_pod("tree", marker))
+    running_tree(marker)
+    kube.delete(KubeREST.path_for("Pod", namespace, "tree"))
+    wait_for(lambda: not processes_with(marker), 30, what=f"every process of {marker} to end")
+    wait_for(lambda: kube.get_or_none(KubeREST.path_for("Pod", namespace, "tree")) is None, 30,
+             what="pod object removed")
+
+
+def test_a_container_sees_only_its_own_processes(kube: KubeREST, namespace: str) -> None:
+    # /proc is the namespace's own; the command runs as PID 2 under the launcher, its init.
+    script = """
+        import os
+        pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+        open("/dev/termination-log", "w").write(json.dumps({"pid": os.getpid(), "pids": pids}))
+    """
+    create(kube, namespace, pod("alone", "import json\n" + textwrap.dedent(script)))
+    state = termination(finished_pod(kube, namespace, "alone"))
+    assert state["exitCode"] == 0, state
+    assert json.loads(state["message"]) == {"pid": 2, "pids": [1, 2]}
+
+
+def test_deleting_a_pod_sends_sigterm_to_its_command(kube: KubeREST, namespace: str, cluster: LocalCluster) -> None:
+    # The launcher, the namespace's init, forwards the node's SIGTERM to the command (which, not being PID 1, also
+    # dies of it when it has no handler, as test_deleting_a_pod_ends_its_whole_process_tree shows).
+    script = """
+        import signal, sys, time
+        def stop(signum, frame):
+            print("got", signal.Signals(signum).name, flush=True)
+            sys.exit(0)
+        signal.signal(signal.SIGTERM, stop)
+        print("ready", flush=True)
+        time.sleep(600)
+    """
+    create(kube, namespace, pod("graceful", script, terminationGracePeriodSeconds=60))
+    wait_for(lambda: "ready" in cluster.pod_log(namespace, "graceful"), 30, what="the command to start")
+    log_path = next((cluster.node_state_dir / "pods").glob(f"{namespace}_graceful_*")) / "main.log"
+    kube.delete(KubeREST.path_for("Pod", namespace, "graceful"))
+    # Well inside the 60 s grace period: the handler ran, so SIGTERM arrived.
+    wait_for(lambda: "got SIGTERM" in log_path.read_text(), 15, what="SIGTERM in the command")
+    wait_for(lambda: kube.get_or_none(KubeREST.path_for("Pod", namespace, "graceful")) is None, 15,
+             what="pod object removed")
+
+
+@dataclass
+class SpareNode:
+    """A second process node on the shared cluster, tainted so that only pods bound to it by name run there."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+
+
+@pytest.fixture
+def spare_node(cluster: LocalCluster, kube: KubeREST, tmp_path: Path, namespace: str) -> Iterator[SpareNode]:
+    name = f"spare-{uuid.uuid4().hex[:6]}"
+    with (tmp_path / "node.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kubetune_devcluster.processnode", "--kubeconfig", str(cluster.kubeconfig),
+             "--state-dir", str(tmp_path / "node"), "--name", name, "--gpus", "0",
+             "--taint", "kubetune.dev/spare=true:NoSchedule"],
+            stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+    try:
+        wait_for(lambda: any(c["type"] == "Ready" and c["status"] == "True" for c in (kube.get_or_none(
+            KubeREST.path_for("Node", name=name)) or {}).get("status", {}).get("conditions", [])), 30,
+            what=f"node {name} Ready")
+        yield SpareNode(name, proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        # Nothing runs them any more: remove the pods as a kubelet would have, and the node.
+        for item in kube.get(KubeREST.path_for("Pod", namespace), fieldSelector=f"spec.nodeName={name}")["items"]:
+            kube.delete(KubeREST.path_for("Pod", namespace, item["metadata"]["name"]), {"gracePeriodSeconds": 0})
+        kube.delete(KubeREST.path_for("Node", name=name))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_stopping_the_node_ends_every_pods_process_tree(kube: KubeREST, namespace: str, spare_node: SpareNode,
+                                                       sig: signal.Signals) -> None:
+    # SIGTERM: the node stops its pods (LocalCluster.stop, or kill of the demo's --keep mode); SIGKILL: the node dies
+    # without a word, and the kernel ends the pods through their parent-death signals.
+    markers = [f"tree-{uuid.uuid4().hex}" for _ in range(2)]
+    for i, marker in enumerate(markers):
+        create(kube, namespace, tree_pod(f"tree-{i}", marker, nodeName=spare_node.name))
+    for marker in markers:
+        running_tree(marker)
+    os.kill(spare_node.proc.pid, sig)
+    assert spare_node.proc.wait(30) == (0 if sig == signal.SIGTERM else -signal.SIGKILL)
+    for marker in markers:
+        wait_for(lambda m=marker: not processes_with(m), 30, what=f"every process of {marker} to end")

@@ -110,3 +110,18 @@ def test_small_result_is_written_whole(tmp_path: Path) -> None:
     assert written["reason"] == "DatasetInvalid" and len(written["errors"]) == 3
     assert written["datasetStats"]["sha256"] == "ab" * 32
     write_termination_message(str(tmp_path / "no" / "such" / "dir"), result)  # logged, not raised
+
+
+def test_termination_message_is_redacted_before_it_is_shortened() -> None:
+    # A password at the very end of a long message would survive a cut that left "u:s3cr" behind.
+    text = render(result_with(0, message="x" * 4000 + ' missing "=" after "postgresql//u:s3cretpw@h/db"'))
+    assert len(text.encode()) <= 4096
+    assert "s3cr" not in text
+
+
+def test_termination_message_errors_are_redacted_with_known_secrets() -> None:
+    result = result_with(0, message="postgresql://u:pw@h/db")
+    result.errors = ["line 1: host=h password=s3cretpw", "line 2: token tok-9f8e7d6c"]
+    parsed = api.TrainerResult.model_validate_json(render(result, secrets={"tok-9f8e7d6c"}))
+    assert parsed.errors == ["line 1: host=h password=***", "line 2: token ***"]
+    assert parsed.message == "postgresql://u:***@h/db"

@@ -2,7 +2,8 @@
 
 The query runs in a READ ONLY transaction (a query that writes fails), with ``SET LOCAL statement_timeout`` (each
 statement, including every FETCH, is bounded), through a server-side cursor (psycopg's named cursor), so memory stays
-flat whatever the result size. The database URL is never logged or put in an error message.
+flat whatever the result size. The database URL is never logged, and every error message is redacted with it
+(libpq quotes a connection string it cannot parse, password included).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import psycopg
 from psycopg import errors as pg_errors
 
+from kubetune.redaction import connection_secrets, redact
 from kubetune.training.errors import DatasetInvalid, DatasetUnavailable
 
 log = logging.getLogger(__name__)
@@ -36,10 +38,12 @@ class QueryResult:
 @contextmanager
 def open_query(url: str, query: str, *, timeout_seconds: int, fetch_size: int) -> Iterator[QueryResult]:
     """Open ``query`` read-only, with a statement timeout, on a server-side cursor."""
+    secrets = connection_secrets(url)
     try:
         conn = psycopg.connect(url, application_name="kubetune-dataset", connect_timeout=30)
     except psycopg.Error as e:
-        raise DatasetUnavailable(f"cannot connect to the dataset database: {_first_line(e)}") from e
+        # Not chained: libpq's own message may quote the URL, and a printed traceback would show it.
+        raise DatasetUnavailable(f"cannot connect to the dataset database: {_first_line(e, secrets)}") from None
     try:
         conn.read_only = True
         with conn.transaction():
@@ -49,21 +53,22 @@ def open_query(url: str, query: str, *, timeout_seconds: int, fetch_size: int) -
                 try:
                     cursor.execute(query)
                 except psycopg.Error as e:
-                    raise _query_error(e, timeout_seconds) from e
+                    raise _query_error(e, timeout_seconds, secrets) from e
                 columns = [c.name for c in cursor.description or []]
-                yield QueryResult(columns, _batches(cursor, fetch_size, timeout_seconds))
+                yield QueryResult(columns, _batches(cursor, fetch_size, timeout_seconds, secrets))
     except psycopg.Error as e:
-        raise _query_error(e, timeout_seconds) from e
+        raise _query_error(e, timeout_seconds, secrets) from e
     finally:
         conn.close()
 
 
-def _batches(cursor: psycopg.ServerCursor[Any], fetch_size: int, timeout_seconds: int) -> Iterator[Batch]:
+def _batches(cursor: psycopg.ServerCursor[Any], fetch_size: int, timeout_seconds: int,
+             secrets: frozenset[str]) -> Iterator[Batch]:
     while True:
         try:
             batch = cursor.fetchmany(fetch_size)
         except psycopg.Error as e:
-            raise _query_error(e, timeout_seconds) from e
+            raise _query_error(e, timeout_seconds, secrets) from e
         if not batch:
             return
         yield batch
@@ -109,19 +114,19 @@ def prefetched(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
         thread.join()
 
 
-def _query_error(e: psycopg.Error, timeout_seconds: int) -> Exception:
+def _query_error(e: psycopg.Error, timeout_seconds: int, secrets: frozenset[str]) -> Exception:
     """Errors by meaning: a query that is wrong fails the job; one that could succeed later is retried."""
     if isinstance(e, pg_errors.QueryCanceled):
         return DatasetUnavailable(f"the dataset query ran past statementTimeoutSeconds ({timeout_seconds}s)")
     if isinstance(e, pg_errors.ReadOnlySqlTransaction):
-        return DatasetInvalid(f"the dataset query must only read; it tried to write: {_first_line(e)}")
+        return DatasetInvalid(f"the dataset query must only read; it tried to write: {_first_line(e, secrets)}")
     if isinstance(e, psycopg.OperationalError | pg_errors.AdminShutdown | pg_errors.CannotConnectNow):
-        return DatasetUnavailable(f"the dataset database failed: {_first_line(e)}")
+        return DatasetUnavailable(f"the dataset database failed: {_first_line(e, secrets)}")
     if isinstance(e, psycopg.ProgrammingError | psycopg.DataError | psycopg.IntegrityError | psycopg.InternalError
                   | psycopg.NotSupportedError):
-        return DatasetInvalid(f"the dataset query failed: {_first_line(e)}")
-    return DatasetUnavailable(f"the dataset query failed: {_first_line(e)}")
+        return DatasetInvalid(f"the dataset query failed: {_first_line(e, secrets)}")
+    return DatasetUnavailable(f"the dataset query failed: {_first_line(e, secrets)}")
 
 
-def _first_line(e: BaseException) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+def _first_line(e: BaseException, secrets: frozenset[str]) -> str:
+    return redact((str(e).strip().splitlines() or [type(e).__name__])[0], *secrets)
