@@ -264,6 +264,13 @@ async def wait_and_show(session: Session, name: str, interval: float = 1.0) -> i
         if status.get("message"):
             out.print(f"  {status['message']}", markup=False)
         return EXIT_FAILED
+    from rich.table import Table
+
+    from .output import print_grid
+
     for item in render(mc):
-        out.print(item)
+        if isinstance(item, Table):
+            print_grid(out, item)
+        else:
+            out.print(item)
     return EXIT_OK

@@ -41,7 +41,18 @@ def print_table(out: Console, headers: Sequence[str], rows: Sequence[Sequence[st
     grid = table(headers)
     for row in rows:
         grid.add_row(*row)
-    out.print(grid)
+    print_grid(out, grid)
+
+
+def print_grid(out: Console, grid: Table) -> None:
+    if out.is_terminal:
+        out.print(grid)
+        return
+    # rich pads every cell to its column's width; piped rows end where their text ends, as kubectl's do.
+    with out.capture() as captured:
+        out.print(grid)
+    for line in captured.get().splitlines():
+        out.print(line.rstrip(), markup=False, highlight=False)
 
 
 def dump(out: Console, data: Any, fmt: str) -> None:
@@ -99,7 +110,8 @@ def duration(seconds: float | None) -> str:
 
 
 def number(value: Any, digits: int = 3) -> str:
-    """A metric for a table cell: '-' when absent, integers as they are, floats to ``digits`` significant places."""
+    """A metric for a table cell: '-' when absent, integers as they are, floats to ``digits`` significant digits
+    (thousands and more as whole numbers)."""
     if value is None or value == "":
         return "-"
     if isinstance(value, bool):
@@ -107,9 +119,5 @@ def number(value: Any, digits: int = 3) -> str:
     if isinstance(value, int):
         return f"{value:,}" if abs(value) >= 10000 else str(value)
     if isinstance(value, float):
-        if value == 0:
-            return "0"
-        if abs(value) >= 1000:
-            return f"{value:,.0f}"
-        return f"{value:.{digits}g}" if abs(value) < 1 else f"{value:.{max(digits - len(str(int(abs(value)))), 0)}f}"
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.{digits}g}"
     return str(value)

@@ -31,18 +31,18 @@ def sparkline(values: list[float], points: int = SPARK_POINTS) -> str:
 
 class TrainingView:
     def __init__(self, name: str, namespace: str) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
         self.name = name
         self.namespace = namespace
         self.tj: Json = {}
         self.losses: list[float] = []
         self._loss_step: int | None = None
-        self._last_line = ""
+        self._last_key: tuple[Any, ...] = ()
         self.progress = Progress(
-            TextColumn("step"), MofNCompleteColumn(), BarColumn(bar_width=None), TaskProgressColumn(),
+            TextColumn("{task.fields[steps]}"), BarColumn(bar_width=None), TaskProgressColumn(),
             TextColumn("ETA {task.fields[eta]}"), expand=True, auto_refresh=False)
-        self._task = self.progress.add_task("training", total=None, eta="-", start=False)
+        self._task = self.progress.add_task("training", total=None, eta="-", steps="step -", start=False)
 
     # -- state -------------------------------------------------------------------------------------------------
     @property
@@ -74,7 +74,8 @@ class TrainingView:
         if step is not None or total:
             self.progress.start_task(self._task)
         eta = progress.get("etaSeconds") if self.phase == "Running" else (0 if self.phase == "Succeeded" else None)
-        self.progress.update(self._task, completed=done, total=total or None, eta=duration(eta))
+        steps = f"step {done}/{total}" if total else f"step {step if step is not None else '-'}"
+        self.progress.update(self._task, completed=done, total=total or None, eta=duration(eta), steps=steps)
 
     # -- rendering ---------------------------------------------------------------------------------------------
     def _header(self) -> str:
@@ -142,8 +143,11 @@ class TrainingView:
                 parts.append(f"ETA {duration(progress['etaSeconds'])}")
         elif status.get("message") and not self.finished:
             parts.append(str(status["message"]))
-        line = "  ".join(parts)
-        if line == self._last_line:
+        # A log gets a line when the phase, reason or loss changes, and every 10% between, not on every step.
+        percent = progress.get("percent")
+        key = (self.phase, status.get("reason"), progress.get("loss"), None if percent is None else int(percent // 10),
+               status.get("message") if step is None else None)
+        if key == self._last_key:
             return None
-        self._last_line = line
-        return line
+        self._last_key = key
+        return "  ".join(parts)
