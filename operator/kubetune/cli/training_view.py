@@ -61,11 +61,13 @@ class TrainingView:
         self.tj = tj
         progress = self.status.get("progress") or {}
         step, loss = progress.get("step"), progress.get("loss")
-        # One point per step the operator reported: a re-read of the same progress adds nothing to the curve.
-        if loss is not None and step is not None and step != self._loss_step:
+        # One point per new loss: the trainer publishes a loss every logging window (10 steps by default), and the
+        # steps between repeat it.
+        if loss is not None and step is not None:
             if self._loss_step is not None and step < self._loss_step:
                 self.losses.clear()  # a retry resumed from an earlier checkpoint: the curve restarts there
-            self.losses.append(float(loss))
+            if not self.losses or step != self._loss_step and float(loss) != self.losses[-1]:
+                self.losses.append(float(loss))
             self._loss_step = step
         total = progress.get("totalSteps")
         done = step or 0
