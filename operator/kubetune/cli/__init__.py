@@ -16,7 +16,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from . import compare, completion, dataset, get, history, logs, models, operator, train, watch
 from .errors import EXIT_USAGE, CliError, one_line
@@ -29,6 +29,13 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        # Remember the innermost parser (a sub-command's), so an unknown flag is reported against its own --help.
+        parsed, extra = super().parse_known_args(args, namespace)
+        if not hasattr(parsed, "leaf_parser"):
+            parsed.leaf_parser = self
+        return parsed, extra
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra and not getattr(args, "passthrough", False):
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.leaf_parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra = extra
     try:
         return int(args.handler(args))

@@ -47,7 +47,7 @@ def add_commands(subparsers: Any) -> None:
     compare.add_argument("--temperature", type=float)
     compare.add_argument("--seed", type=int)
     compare.add_argument("--concurrency", type=int)
-    compare.add_argument("--name", help="the ModelComparison's name (default: CANDIDATE-vs-BASELINE-<random>)")
+    compare.add_argument("--name", help="the ModelComparison's name (default: CANDIDATE-vs-BASELINE-<5 random>)")
     compare.add_argument("--wait", "-w", action="store_true", help="wait for the result and print it")
     compare.add_argument("--dry-run", action="store_true", help="print what would be created, as YAML, and stop")
     add_watch_flags(compare)
@@ -116,10 +116,16 @@ def prompts_source(name: str, path: Path) -> tuple[Json, Json | None]:
 
 
 def default_name(baseline: str, candidate: str) -> str:
+    """``<candidate>-vs-<baseline>-<5 random>``: comparisons are immutable, so each run gets a name of its own (chosen
+    here rather than by generateName, because a prompts ConfigMap is named after it before it exists)."""
+    import secrets
+    import string
+
     def clean(text: str) -> str:
         return re.sub(r"[^a-z0-9-]+", "-", text.lower().removeprefix("ftm/")).strip("-")[:24].strip("-") or "model"
 
-    return f"{clean(candidate)}-vs-{clean(baseline)}"
+    suffix = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(5))
+    return f"{clean(candidate)}-vs-{clean(baseline)}-{suffix}"
 
 
 async def resolve_side(session: Session, value: str) -> tuple[Json, Json | None]:
@@ -142,7 +148,7 @@ def endpoint_of(ftm: Json | None) -> Json | None:
     return {"deployment": first["deployment"], "port": int(first.get("port") or 8000)}
 
 
-def build(args: argparse.Namespace, baseline: Json, candidate: Json, endpoint: Json, prompts: Json) -> Json:
+def build(args: argparse.Namespace, name: str, baseline: Json, candidate: Json, endpoint: Json, prompts: Json) -> Json:
     spec: Json = {"baseline": baseline, "candidate": candidate, "endpoint": endpoint, "prompts": prompts}
     sampling = {k: v for k, v in (("maxTokens", args.max_tokens), ("temperature", args.temperature),
                                   ("seed", args.seed)) if v is not None}
@@ -154,17 +160,14 @@ def build(args: argparse.Namespace, baseline: Json, candidate: Json, endpoint: J
     for key, value in (("samples", args.samples), ("concurrency", args.concurrency)):
         if value is not None:
             spec[key] = value
-    metadata: Json = {"name": args.name} if args.name else {
-        "generateName": default_name(args.baseline, args.candidate) + "-"}
-    return {"apiVersion": API_VERSION, "kind": "ModelComparison", "metadata": metadata, "spec": spec}
+    return {"apiVersion": API_VERSION, "kind": "ModelComparison", "metadata": {"name": name}, "spec": spec}
 
 
 def check(manifest: Json) -> None:
     from kubetune.api import InvalidResource, parse_resource
 
-    probe = {**manifest, "metadata": {"name": manifest["metadata"].get("name") or "probe"}}
     try:
-        parse_resource(probe)
+        parse_resource(manifest)
     except InvalidResource as e:
         raise UsageError("invalid ModelComparison: " + "; ".join(f"{p}: {m}" for p, m in e.errors[:5])) from e
 
@@ -175,7 +178,7 @@ def compare_command(args: argparse.Namespace) -> int:
 
 
 async def create(session: Session, args: argparse.Namespace) -> int:
-    from kubetune.kube import Invalid
+    from kubetune.kube import Conflict, Invalid
     from kubetune.kube.client import CONFIGMAPS
 
     from .output import console, dump
@@ -189,12 +192,12 @@ async def create(session: Session, args: argparse.Namespace) -> int:
         if found is None:
             raise UsageError("pass --endpoint: neither model is a FineTunedModel with a serving target")
         endpoint = found
-    name_hint = args.name or default_name(args.baseline, args.candidate)
+    name = args.name or default_name(args.baseline, args.candidate)
     if args.prompts:
-        prompts, configmap = prompts_source(name_hint, Path(args.prompts))
+        prompts, configmap = prompts_source(name, Path(args.prompts))
     else:
         prompts, configmap = {"fromTrainingJob": {"name": args.prompts_from_job}}, None
-    manifest = build(args, baseline, candidate, endpoint, prompts)
+    manifest = build(args, name, baseline, candidate, endpoint, prompts)
     check(manifest)
     out = console()
     if args.dry_run:
@@ -204,8 +207,6 @@ async def create(session: Session, args: argparse.Namespace) -> int:
                 out.print("---")
         return EXIT_OK
     if configmap is not None:
-        from kubetune.kube import Conflict
-
         try:
             await session.client.create(CONFIGMAPS, configmap, session.namespace)
         except Conflict:
@@ -213,9 +214,11 @@ async def create(session: Session, args: argparse.Namespace) -> int:
                                        session.namespace)
     try:
         created = await session.client.create(MODELCOMPARISON.resource, manifest, session.namespace)
+    except Conflict as e:
+        raise CliError(f'modelcomparison "{name}" already exists in namespace "{session.namespace}": comparisons '
+                       "are immutable; pass another --name") from e
     except Invalid as e:
         raise UsageError(f"the API server refused the ModelComparison: {e.message}") from e
-    name = created["metadata"]["name"]
     if configmap is not None:
         owner = {"apiVersion": API_VERSION, "kind": "ModelComparison", "name": name,
                  "uid": created["metadata"]["uid"]}

@@ -66,7 +66,7 @@ class TrainingView:
         if loss is not None and step is not None:
             if self._loss_step is not None and step < self._loss_step:
                 self.losses.clear()  # a retry resumed from an earlier checkpoint: the curve restarts there
-            if not self.losses or step != self._loss_step and float(loss) != self.losses[-1]:
+            if not self.losses or (step != self._loss_step and float(loss) != self.losses[-1]):
                 self.losses.append(float(loss))
             self._loss_step = step
         total = progress.get("totalSteps")

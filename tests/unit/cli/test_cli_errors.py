@@ -53,7 +53,8 @@ def test_bad_flag(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str])
         main(argv)
     assert exited.value.code == EXIT_USAGE
     line = one_error_line(capsys)
-    assert "error: unrecognized arguments: --no-such-flag" in line and "--help" in line
+    assert f"kubetune {argv[0]}: error: unrecognized arguments: --no-such-flag" in line
+    assert f"(see kubetune {argv[0]}" in line and "--help)" in line
 
 
 @pytest.mark.parametrize(("argv", "expected"), [

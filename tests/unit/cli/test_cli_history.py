@@ -14,8 +14,8 @@ from kubetune.cli.history import HistoryRow, table_rows
 ROWS = [
     HistoryRow("TrainingJob", "kubetune-demo", "facts", "Succeeded", started="2026-12-01T10:00:00Z",
                finished="2026-12-01T10:03:00Z", model="facts-v1", final_loss=0.4123, eval_loss=0.52, steps=200),
-    HistoryRow("ModelComparison", "kubetune-demo", "facts-v1-vs-tiny-llama", "Succeeded", model="facts-v1 vs tiny-llama",
-               verdict="candidate", win_rate=0.64, finished="2026-12-01T10:06:00Z"),
+    HistoryRow("ModelComparison", "kubetune-demo", "facts-v1-vs-tiny-llama", "Succeeded",
+               model="facts-v1 vs tiny-llama", verdict="candidate", win_rate=0.64, finished="2026-12-01T10:06:00Z"),
     HistoryRow("TrainingJob", "team-b", "bad-data", "Failed", reason="DatasetInvalid"),
 ]
 
