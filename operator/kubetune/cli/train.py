@@ -92,7 +92,11 @@ def train_command(args: argparse.Namespace) -> int:
                 dump(out, doc, "yaml")
                 out.print("---")
         return 0
-    return run(args, lambda session: submit(session, manifest, configmap, args.watch, args.interval))
+    from .watch import stop_quietly
+
+    name = manifest["metadata"]["name"]
+    return stop_quietly(name, lambda: run(args, lambda session: submit(session, manifest, configmap, args.watch,
+                                                                        args.interval)))
 
 
 async def submit(session: Session, manifest: Json, configmap: Json | None, watch: bool, interval: float) -> int:

@@ -117,7 +117,8 @@ class TrainingView:
 
         message = self.status.get("message")
         items: list[RenderableType] = [Text.from_markup(self._header())]
-        items.append(self.progress)
+        if not (self.finished and not (self.status.get("progress") or {}).get("totalSteps")):
+            items.append(self.progress)  # a job that failed before training has no bar to show
         metrics = self._metrics()
         if metrics:
             items.append(Text.from_markup(metrics))

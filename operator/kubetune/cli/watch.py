@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .errors import EXIT_FAILED, EXIT_OK, CliError
@@ -47,7 +49,18 @@ def watch_command(args: argparse.Namespace) -> int:
         from .compare import wait_and_show
 
         return run(args, lambda session: wait_and_show(session, args.name, args.interval))
-    return run(args, lambda session: watch_trainingjob(session, args.name, args.interval))
+    return stop_quietly(args.name, lambda: run(args, lambda session: watch_trainingjob(session, args.name,
+                                                                                     args.interval)))
+
+
+def stop_quietly(name: str, watching: Callable[[], int]) -> int:
+    """Ctrl-C stops the watching, not the job: say so, and how to pick it up again."""
+    try:
+        return watching()
+    except KeyboardInterrupt:
+        print(f"kubetune: stopped watching {name}; it goes on in the cluster (kubetune watch tj {name})",
+              file=sys.stderr)
+        return 130
 
 
 async def _reread(session: Session, name: str, namespace: str) -> Json:
