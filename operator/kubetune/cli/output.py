@@ -24,7 +24,9 @@ def console(stderr: bool = False) -> Console:
 
     stream = sys.stderr if stderr else sys.stdout
     is_tty = stream.isatty()
-    return Console(file=stream, highlight=False, width=None if is_tty else PIPE_WIDTH, soft_wrap=not is_tty)
+    # emoji=False: ":key:" in managedFields (f:key) must not become an emoji.
+    return Console(file=stream, highlight=False, emoji=False, width=None if is_tty else PIPE_WIDTH,
+                   soft_wrap=not is_tty)
 
 
 def table(headers: Sequence[str]) -> Table:

@@ -62,3 +62,14 @@ def test_wide_models_has_a_row_per_pod() -> None:
     data = as_data(groups)
     assert data[0]["versions"][0]["pods"][1] == {"deployment": "vllm", "name": "vllm-b", "ip": "127.9.0.2",
                                                  "loaded": False, "loadedAt": None}
+
+
+def test_json_and_yaml_are_printed_verbatim(capsys) -> None:  # type: ignore[no-untyped-def]
+    # managedFields hold keys like "f:key": rich must not turn ":key:" into an emoji, nor [x] into markup.
+    from kubetune.cli.output import console, dump
+
+    obj = {"metadata": {"managedFields": [{"fieldsV1": {"f:key": {}, "f:name": {}}}]}, "spec": {"note": "[bold]x"}}
+    dump(console(), obj, "yaml")
+    dump(console(), obj, "json")
+    out = capsys.readouterr().out
+    assert out.count("f:key") == 2 and "🔑" not in out and out.count("[bold]x") == 2
