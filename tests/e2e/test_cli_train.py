@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 from pathlib import Path
 
 import pytest
@@ -90,6 +92,21 @@ def test_bad_dataset_exits_non_zero_and_prints_the_bad_lines(
     assert [o["name"] for o in configmap["metadata"]["ownerReferences"]] == ["bad-data"]
 
 
+def kill_trainer_process(pod: str) -> int:
+    """SIGKILL the training process of a pod (the process node runs it as a local process with HOSTNAME=pod)."""
+    killed = 0
+    for proc in Path("/proc").iterdir():
+        try:
+            environ = (proc / "environ").read_bytes().split(b"\0")
+            cmdline = (proc / "cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        if f"HOSTNAME={pod}".encode() in environ and b"kubetune.training" in cmdline:
+            os.kill(int(proc.name), signal.SIGKILL)
+            killed += 1
+    return killed
+
+
 def test_logs_after_a_retry_come_from_the_newest_pod(
         cluster: LocalCluster, kube: KubeREST, namespace: str, operator: OperatorProcess,
         storage: dict[str, Path]) -> None:
@@ -98,7 +115,8 @@ def test_logs_after_a_retry_come_from_the_newest_pod(
                                    if p["status"].get("phase") == "Running"), None), 240, what="the training pod")
     wait_for(lambda: "progress on http" in cluster.pod_log(namespace, first["metadata"]["name"]), 240,
              what="the trainer to start")
-    kube.delete(KubeREST.path_for("Pod", namespace, first["metadata"]["name"]), {"gracePeriodSeconds": 0})
+    # A crash, not a deletion: the failed pod stays beside the retry's (deleted pods leave no log to mix up).
+    assert kill_trainer_process(first["metadata"]["name"]) >= 1
     second = wait_for(lambda: next((p for p in pods_of(kube, namespace, "retried")
                                     if p["metadata"]["name"] != first["metadata"]["name"]
                                     and p["status"].get("phase") == "Running"), None), 240, what="the retry's pod")
@@ -107,6 +125,8 @@ def test_logs_after_a_retry_come_from_the_newest_pod(
 
     assert run.code == 0, run.err
     assert f"# pod {second['metadata']['name']}, attempt 2 of 2" in run.err
+    assert cluster.pod_log(namespace, second["metadata"]["name"]).startswith(run.out)  # it is still writing
     first_log = kubetune(cluster, "logs", "tj", "retried", "-n", namespace, "--attempt", "1")
-    assert first_log.code == 0 and "progress on http" in first_log.out
+    assert first_log.code == 0 and first_log.out == cluster.pod_log(namespace, first["metadata"]["name"])
+    assert "progress on http" in first_log.out
     kube.patch(tj_path(namespace, "retried"), {"spec": {"suspend": True}})  # stop training: nothing more to see
