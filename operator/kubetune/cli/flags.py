@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 OUTPUT_FORMATS = ("table", "wide", "json", "yaml")
 
@@ -25,7 +24,3 @@ def add_output_flag(parser: argparse.ArgumentParser, formats: tuple[str, ...] = 
     parser.add_argument("-o", "--output", choices=formats, default="table",
                         help=f"output format: {', '.join(formats)} (default table)")
 
-
-def kind_choices(choices: Any) -> dict[str, Any]:
-    """argparse keywords for a kind argument: completion offers the short names, help lists them."""
-    return {"choices": choices, "metavar": "{" + ",".join(sorted(set(choices), key=len)[:3]) + "}"}

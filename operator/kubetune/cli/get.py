@@ -33,7 +33,7 @@ def get_command(args: argparse.Namespace) -> int:
 
 async def show(session: Session, kinds: tuple[Kind, ...], name: str | None, fmt: str) -> int:
     from .columns import headers, row
-    from .output import as_list, console, dump
+    from .output import as_list, console, dump, print_table
 
     out = console()
     found: dict[Kind, list[Json]] = {}
@@ -61,8 +61,6 @@ async def show(session: Session, kinds: tuple[Kind, ...], name: str | None, fmt:
             name_col = 1 if namespaces else 0
             for cells in rows:
                 cells[name_col] = f"{kind.singular}.kubetune.dev/{cells[name_col]}"
-        from .output import print_table
-
         print_table(out, headers(kind, wide, namespaces), rows)
         printed = True
     return 0
