@@ -21,7 +21,7 @@ import yaml
 
 from .kubeapi import ApiError, KubeREST
 from .lifetime import die_with_parent
-from .pki import PKI
+from .pki import PKI, CertPair
 from .postgres import free_port
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,7 @@ class LocalCluster:
     components: list[Component] = field(default_factory=list)
     kubeconfig: Path = field(init=False)
     api_port: int = field(init=False, default=0)
+    _kubelet_serving: CertPair = field(init=False, repr=False)
     _owned_root: bool = False
 
     @property
@@ -117,6 +118,10 @@ class LocalCluster:
         admin = pki.issue("admin", "kubetune-admin", organizations=("system:masters",))
         kcm = pki.issue("kcm", "system:kube-controller-manager")
         sched = pki.issue("scheduler", "system:kube-scheduler")
+        # The API server reaches the process node's kubelet API (pods/log) with this client certificate.
+        kubelet_client = pki.issue("apiserver-kubelet-client", "kube-apiserver-kubelet-client",
+                                   organizations=("kubeadm:cluster-admins",))
+        self._kubelet_serving = pki.issue("kubelet", self.node_name, ip_addresses=("127.0.0.1",), server=True)
         sa = pki.service_account_keys()
         self.kubeconfig = pki.kubeconfig(self.root / "admin.kubeconfig", self.server, "admin", admin)
         kcm_config = pki.kubeconfig(self.root / "kcm.kubeconfig", self.server, "kcm", kcm)
@@ -143,6 +148,8 @@ class LocalCluster:
             "--service-account-key-file", str(sa.cert), "--service-account-signing-key-file", str(sa.key),
             "--service-cluster-ip-range", SERVICE_CIDR,
             "--authorization-mode", "RBAC", "--allow-privileged=true",
+            "--kubelet-client-certificate", str(kubelet_client.cert), "--kubelet-client-key", str(kubelet_client.key),
+            "--kubelet-certificate-authority", str(pki.ca.cert), "--kubelet-preferred-address-types", "InternalIP",
             # Loopback addresses are not valid endpoints, so the apiserver must not reconcile its own Service.
             "--endpoint-reconciler-type", "none",
             "--profiling=false", "--v", "1",
@@ -188,6 +195,8 @@ class LocalCluster:
         node = Component("process-node", [
             sys.executable, "-m", "kubetune_devcluster.processnode", "--kubeconfig", str(self.kubeconfig),
             "--state-dir", str(self.node_state_dir), "--name", self.node_name, "--gpus", str(self.gpus),
+            "--kubelet-cert", str(self._kubelet_serving.cert), "--kubelet-key", str(self._kubelet_serving.key),
+            "--kubelet-client-ca", str(self.root / "pki" / "ca.crt"),
         ], self.root / "logs" / "process-node.log")
         node.start(env={**os.environ, "PYTHONUNBUFFERED": "1"})
         self.components.append(node)

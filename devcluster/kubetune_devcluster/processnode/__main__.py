@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from ..kubeapi import KubeREST
+from .kubelet_api import KubeletApi
 from .node import NodeCapacity, ProcessNode
 from .provisioner import Provisioner
 
@@ -33,6 +34,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--label", action="append", default=[], help="extra node label key=value")
     parser.add_argument("--taint", action="append", default=[], type=_taint, metavar="KEY[=VALUE]:EFFECT",
                         help="register the node with this taint (repeatable), e.g. a node only some pods may use")
+    parser.add_argument("--kubelet-cert", help="serving certificate of the kubelet API (container logs)")
+    parser.add_argument("--kubelet-key", help="its key")
+    parser.add_argument("--kubelet-client-ca", help="CA of the clients it serves (the API server's kubelet client)")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -41,9 +45,16 @@ def main(argv: list[str] | None = None) -> None:
     capacity = NodeCapacity(cpu=args.cpu, memory=args.memory, gpus=args.gpus, gpu_resource=args.gpu_resource)
     node = ProcessNode(api, args.name, args.state_dir, capacity, labels, args.taint)
     provisioner = Provisioner(api, args.state_dir / "volumes")
+    kubelet_api = None
+    if args.kubelet_cert and args.kubelet_key and args.kubelet_client_ca:
+        kubelet_api = KubeletApi(node.find_log, args.kubelet_cert, args.kubelet_key, args.kubelet_client_ca)
+        node.kubelet_port = kubelet_api.port
+        kubelet_api.start()
 
     def shutdown(signum: int, _frame: object) -> None:
         provisioner.stop()
+        if kubelet_api is not None:
+            kubelet_api.stop()
         node.stop()
         sys.exit(0)
 

@@ -21,6 +21,7 @@ from kubetune.kube.errors import error_for
 
 from ..kubeapi import ApiError, Json, KubeREST
 from .containers import now_rfc3339
+from .kubelet_api import ContainerLog
 from .pods import PodRunner
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ class ProcessNode:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._started_at = now_rfc3339()
+        self.kubelet_port = 0  # set when the kubelet API (container logs) is served; 0 means none
 
     # -- paths -------------------------------------------------------------------------------------------------
     def pod_dir(self, pod: Json) -> Path:
@@ -153,7 +155,8 @@ class ProcessNode:
                          "osImage": "kubetune process node", "containerRuntimeVersion": "process://0.1",
                          "kubeletVersion": "v1.37.2", "kubeProxyVersion": "", "operatingSystem": "linux",
                          "architecture": "amd64"},
-            "daemonEndpoints": {"kubeletEndpoint": {"Port": 0}},
+            # Where the API server proxies pods/log to (see kubelet_api.py).
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": self.kubelet_port}},
         }
         self.api.patch(KubeREST.path_for("Node", name=self.name, subresource="status"), {"status": status})
 
@@ -177,6 +180,24 @@ class ProcessNode:
                 self._post_status()
             except Exception as e:
                 log.warning("heartbeat failed: %s", e)
+
+    # -- logs --------------------------------------------------------------------------------------------------
+    def find_log(self, namespace: str, pod: str, container: str) -> ContainerLog | None:
+        """The log of a container of a pod on this node: a running pod's, else the newest finished one's."""
+        with self._lock:
+            runner = next((r for r in self._runners.values() if r.ns == namespace and r.pod_name == pod), None)
+        if runner is not None:
+            run = next((c for c in runner.inits + runner.containers if c.name == container), None)
+            if run is None:
+                return None
+            waiting = run.state.get("waiting") if run.proc is None else None
+            return ContainerLog(runner.dir / f"{container}.log", lambda: run.proc is not None and
+                                run.proc.poll() is None and not runner.vanished.is_set(),
+                                (waiting or {}).get("reason") if waiting else None)
+        dirs = sorted(self.state_dir.glob(f"pods/{namespace}_{pod}_*"), key=lambda d: d.stat().st_mtime)
+        if not dirs or not (dirs[-1] / f"{container}.log").exists():
+            return None
+        return ContainerLog(dirs[-1] / f"{container}.log", lambda: False)
 
     # -- pods --------------------------------------------------------------------------------------------------
     def allocate_ip(self) -> str:

@@ -118,6 +118,22 @@ class KubeClient:
         except NotFound:
             return None
 
+    async def stream(self, path: str, query: dict[str, Any] | None = None) -> AsyncIterator[bytes]:
+        """GET a streamed body (a pod's log, followed) chunk by chunk as it arrives, with no overall time limit."""
+        url = self.connection.server + path + ("?" + urlencode(query) if query else "")
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._timeout.total)
+        headers = {**self._headers(), "Accept": "*/*"}
+        async with self._session.get(url, headers=headers, timeout=timeout) as resp:
+            if resp.status >= 400:
+                text = await resp.text()
+                try:
+                    payload = json.loads(text)
+                except ValueError:
+                    payload = text
+                raise error_for(resp.status, payload, "GET", path)
+            async for chunk in resp.content.iter_any():
+                yield chunk
+
     async def watch(self, resource: Resource, namespace: str | None = None, label_selector: str | None = None,
                     resource_version: str | None = None, timeout_seconds: int = 300,
                     field_selector: str | None = None) -> AsyncIterator[Json]:
