@@ -184,6 +184,13 @@ class ProgressSettings(_Config):
     log_every_steps: int = Field(
         default=10, ge=1, description="Loss and learning rate are read (and published) every this many steps."
     )
+    linger_seconds: float = Field(
+        default=0,
+        ge=0,
+        le=600,
+        description="After training ends, keep serving until a reader has fetched /history once more (or this many "
+        "seconds have passed), so the last steps reach the mirror before the pod exits. 0: exit at once.",
+    )
 
 
 class TrainerConfig(_Config):

@@ -39,7 +39,7 @@ def parse_url(url: str) -> URL:
     """The SQLAlchemy URL, with psycopg 3 as the Postgres driver. Raises InvalidDatabaseUrl (redacted)."""
     try:
         parsed = make_url(url)
-    except ArgumentError as e:
+    except (ArgumentError, ValueError) as e:  # ValueError: a port that is not a number
         raise InvalidDatabaseUrl(f"not a database URL: {redact(url)}") from e
     backend = parsed.get_backend_name()
     if backend in ("postgresql", "postgres"):
@@ -53,7 +53,7 @@ def redact(url: str | URL) -> str:
     """The URL with its password hidden, for logs and errors."""
     try:
         parsed = url if isinstance(url, URL) else make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         # Not parseable: hide everything between the scheme and the last @, where a password would be.
         text = str(url)
         if "@" in text and "://" in text:

@@ -21,8 +21,8 @@ from sqlalchemy import JSON, DateTime, Float, Index, Integer, MetaData, String, 
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-# JSONB on Postgres (indexable, compact), JSON text elsewhere.
-Json = JSON().with_variant(JSONB(), "postgresql")
+# JSONB on Postgres (indexable, compact), JSON text elsewhere; None is SQL NULL, not the JSON text null.
+Json = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 # Names for every constraint and index, so migrations (and SQLite's batch mode, which recreates tables) can refer to
 # them.
 NAMING = {

@@ -101,6 +101,7 @@ def _handler(tracker: ProgressTracker, registry: CollectorRegistry) -> type[Base
                     return
                 history = TrainingHistory(points=tracker.history(since))
                 self._send(200, "application/json", history.model_dump_json(by_alias=True).encode())
+                tracker.history_served()
             elif path == "/metrics":
                 self._send(200, CONTENT_TYPE_LATEST, generate_latest(registry))
             elif path in ("/healthz", "/readyz"):

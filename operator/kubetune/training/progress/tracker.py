@@ -28,6 +28,8 @@ class ProgressTracker:
         self._fields: dict[str, Any] = {"phase": "Starting", "step": 0, "updated_at": now_rfc3339()}
         self._points: dict[int, dict[str, Any]] = {}
         self._steps: list[int] = []  # sorted, for ``history(since)``
+        self._finished = False
+        self._delivered = threading.Event()  # a /history response was sent after the last step was logged
         self.labels = labels  # constant: job, namespace, backend (read by /metrics)
 
     def update(self, **fields: Any) -> None:
@@ -58,6 +60,22 @@ class ProgressTracker:
                     bisect.insort(self._steps, step)
             else:
                 point.update({k: v for k, v in known.items() if point.get(k) is None})
+
+    def finish(self) -> None:
+        """No step will be logged any more: the next /history response carries the whole tail."""
+        with self._lock:
+            self._finished = True
+
+    def history_served(self) -> None:
+        """Called by the server after each /history response."""
+        with self._lock:
+            finished = self._finished
+        if finished:
+            self._delivered.set()
+
+    def wait_history_delivered(self, seconds: float) -> bool:
+        """Wait until a reader fetched /history after ``finish`` (at most ``seconds``)."""
+        return self._delivered.wait(seconds)
 
     def history(self, since: int = 0) -> list[HistoryPoint]:
         """The points at step ``since`` and after, oldest first."""
