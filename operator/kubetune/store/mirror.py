@@ -101,7 +101,7 @@ class Mirror:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kubetune-mirror")
         self._engine: Engine | None = None
         self._task: asyncio.Task[None] | None = None
-        self._ready = False
+        self._ready = asyncio.Event()  # the schema is in place: writes may start
         self._down_since: float | None = None
         self._relist_due = lister is not None  # once at start: objects deleted while the operator was away
         self._relist_not_before = 0.0
@@ -195,17 +195,19 @@ class Mirror:
         for sample in samples:
             self._history(Sample.of(comparison_uid, sample))
 
-    async def last_training_step(self, job_uid: str) -> int | None:
+    async def last_training_step(self, job_uid: str, wait: float = 5.0) -> int | None:
         """The newest step of the job's loss curve the mirror has (written or waiting): fetch the trainer's history
-        from there. None when it has none, or the database cannot say (then fetch from 0: replays add nothing)."""
-        pending = self._buffer.pending_steps(job_uid)
+        from there. Waits up to ``wait`` seconds for a database still connecting. None when it has none, or the
+        database cannot say (then fetch from 0: replays add nothing)."""
         stored: int | None = None
-        if self._engine is not None and self._ready:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ready.wait(), wait)
+        if self._engine is not None and self._ready.is_set():
             try:
-                stored = await self._in_thread(self._last_step_sync, job_uid)
-            except SQLAlchemyError as e:
+                stored = await asyncio.wait_for(self._in_thread(self._last_step_sync, job_uid), wait)
+            except (SQLAlchemyError, TimeoutError) as e:
                 log.debug("mirror: last step of %s unknown: %s", job_uid, e)
-        known = [s for s in [stored, *pending] if s is not None]
+        known = [s for s in [stored, *self._buffer.pending_steps(job_uid)] if s is not None]
         return max(known) if known else None
 
     # -- the writer --------------------------------------------------------------------------------------------
@@ -278,7 +280,7 @@ class Mirror:
                 if self._engine is None:
                     self._engine = await self._in_thread(make_engine, self.url)
                 await self._in_thread(self._prepare_schema)
-                self._ready = True
+                self._ready.set()
                 self._database_up()
                 return
             except CONNECTIVITY as e:
@@ -420,7 +422,7 @@ class Mirror:
             log.warning("mirror: database %s back after %.1fs; writing %d held records and relisting", self.where,
                         time.monotonic() - self._down_since, len(self._buffer))
             self._down_since = None
-            if self._ready:
+            if self._ready.is_set():
                 self.request_relist()
 
 

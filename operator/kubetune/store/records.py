@@ -146,7 +146,7 @@ class Sample:
         for column in ("judge", "metrics", "latencies"):
             if values[column] is not None and not isinstance(values[column], Mapping):
                 values[column] = {"value": values[column]}
-        return {"comparison_uid": self.comparison_uid, "index": self.index, **values, "data": data,
+        return {"comparison_uid": self.comparison_uid, "sample_index": self.index, **values, "data": data,
                 "recorded_at": now}
 
 

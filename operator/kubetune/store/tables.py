@@ -6,7 +6,7 @@ Two families:
 - current state, one row per object, keyed by its uid, upserted from watch events and relists: ``training_jobs``,
   ``fine_tuned_models``, ``model_comparisons``. A row outlives its object: deletion sets ``deleted_at``.
 - history, append-only, each with a natural key so a replay adds nothing twice: ``training_metrics`` (job uid, step),
-  ``deployment_history`` (model uid, pod, action, time), ``comparison_samples`` (comparison uid, index).
+  ``deployment_history`` (model uid, pod, action, time), ``comparison_samples`` (comparison uid, sample index).
 
 No foreign keys: history rows may be written before the snapshot of their object (they come from other sources), and
 a mirror must accept what it is given in any order.
@@ -169,7 +169,8 @@ class ComparisonSampleRow(Base):
     __tablename__ = "comparison_samples"
 
     comparison_uid: Mapped[str] = mapped_column(UID, primary_key=True)
-    index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sample_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    """The sample's index in the comparison's prompts (``index`` is a reserved word in SQL)."""
     prompt: Mapped[str | None] = mapped_column(Text)
     reference: Mapped[str | None] = mapped_column(Text)
     baseline_answer: Mapped[str | None] = mapped_column(Text)

@@ -92,7 +92,7 @@ def insert_history(connection: Connection, records: Iterable[HistoryRecord], now
         connection.execute(statement, list(deployments.values()))
     if samples:
         statement = _insert(connection, ComparisonSampleRow.__table__).on_conflict_do_nothing(
-            index_elements=["comparison_uid", "index"])
+            index_elements=["comparison_uid", "sample_index"])
         connection.execute(statement, list(samples.values()))
     return {"training_metrics": len(points), "deployment_history": len(deployments),
             "comparison_samples": len(samples)}

@@ -133,7 +133,7 @@ def upgrade() -> None:
     op.create_table(
         "comparison_samples",
         sa.Column("comparison_uid", UID, nullable=False),
-        sa.Column("index", sa.Integer(), nullable=False),
+        sa.Column("sample_index", sa.Integer(), nullable=False),
         sa.Column("prompt", sa.Text(), nullable=True),
         sa.Column("reference", sa.Text(), nullable=True),
         sa.Column("baseline_answer", sa.Text(), nullable=True),
@@ -143,7 +143,7 @@ def upgrade() -> None:
         sa.Column("latencies", JSON, nullable=True),
         sa.Column("data", JSON, nullable=True),
         sa.Column("recorded_at", TIME, nullable=False),
-        sa.PrimaryKeyConstraint("comparison_uid", "index", name=op.f("pk_comparison_samples")),
+        sa.PrimaryKeyConstraint("comparison_uid", "sample_index", name=op.f("pk_comparison_samples")),
     )
 
 
