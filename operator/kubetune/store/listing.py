@@ -8,11 +8,27 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..api import API_VERSION, KINDS
-from ..kube import KubeClient, Resource
+from ..kube import ApiError, KubeClient, Resource
 from .mirror import Lister, Listing
 from .writes import in_scope
 
 RESOURCES = {kind: Resource(API_VERSION, model.crd.plural) for kind, model in KINDS.items()}
+ATTEMPTS = 5
+
+
+async def _list(client: KubeClient, resource: Resource, namespace: str | None = None) -> list[dict[str, Any]]:
+    # 429 ("storage is (re)initializing" just after a CRD is established, or priority-and-fairness throttling) and
+    # 5xx pass: try again with backoff before giving up.
+    delay = 0.25
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return await client.list(resource, namespace)
+        except ApiError as e:
+            if attempt == ATTEMPTS or not (e.status == 429 or e.status >= 500):
+                raise
+        await asyncio.sleep(delay)
+        delay *= 2
+    raise AssertionError("unreachable")
 
 
 def _plain(patterns: Sequence[str]) -> bool:
@@ -26,9 +42,9 @@ def cluster_lister(client: KubeClient, namespaces: Sequence[str] = ()) -> Lister
 
     async def list_kind(resource: Resource) -> list[dict[str, Any]]:
         if namespaces and _plain(namespaces):
-            pages = await asyncio.gather(*(client.list(resource, ns) for ns in namespaces))
+            pages = await asyncio.gather(*(_list(client, resource, ns) for ns in namespaces))
             return [item for page in pages for item in page]
-        items = await client.list(resource)
+        items = await _list(client, resource)
         return [i for i in items if in_scope(str(i.get("metadata", {}).get("namespace", "")), namespaces)]
 
     async def lister() -> Listing:

@@ -5,7 +5,7 @@ Enqueueing (``observe``, ``record_*``) is a non-blocking call on the event loop:
 returns. The writer task takes batches from the buffer and commits each in one transaction on its own thread, so
 database latency never reaches the loop. A batch leaves the buffer only once committed:
 
-- database down: the batch stays, the writer retries with exponential backoff (0.5 s doubling to 30 s), history keeps
+- database down: the batch stays, the writer retries with exponential backoff (0.5 s doubling to 5 s), history keeps
   accumulating in the buffer (up to its bound) and snapshots coalesce to one per object;
 - back up: it writes what it holds and relists the cluster (through the operator's ``lister``), so rows of objects
   that changed or went away meanwhile catch up;
@@ -47,7 +47,7 @@ Lister = Callable[[], Awaitable[Listing]]
 """``async () -> {kind: [body, ...]}``: every mirrored object the operator can see, by kind (TrainingJob,
 FineTunedModel, ModelComparison). A kind left out is neither upserted nor tombstoned."""
 CONNECTIVITY = (OperationalError, InterfaceError, DisconnectionError, DatabaseUnavailable)
-RETRY_INITIAL, RETRY_MAX = 0.5, 30.0
+RETRY_INITIAL, RETRY_MAX = 0.5, 5.0  # a refused connection is cheap: retry often, catch up soon after
 LISTER_RETRY = 10.0  # seconds before a relist whose listing failed is tried again
 
 
