@@ -195,7 +195,7 @@ class Mirror:
         for sample in samples:
             self._history(Sample.of(comparison_uid, sample))
 
-    async def last_training_step(self, job_uid: str, wait: float = 5.0) -> int | None:
+    async def last_training_step(self, job_uid: str, wait: float = 30.0) -> int | None:
         """The newest step of the job's loss curve the mirror has (written or waiting): fetch the trainer's history
         from there. Waits up to ``wait`` seconds for a database still connecting. None when it has none, or the
         database cannot say (then fetch from 0: replays add nothing)."""
