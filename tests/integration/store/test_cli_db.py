@@ -30,7 +30,8 @@ def kubetune(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
 @pytest.mark.postgres
 def test_upgrade_then_current(store_url: str) -> None:
     before = kubetune("db", "current", "--url", store_url)
-    assert before.returncode == 0 and "none (empty database)" in before.stdout and "kubetune db upgrade" in before.stdout
+    assert before.returncode == 0
+    assert "none (empty database)" in before.stdout and "kubetune db upgrade" in before.stdout
     upgraded = kubetune("db", "upgrade", "--url", store_url)
     assert upgraded.returncode == 0, upgraded.stderr
     assert upgraded.stdout.strip().endswith(f"schema at version {head()}")

@@ -61,10 +61,10 @@ async def test_deployments_and_samples_replayed_add_nothing(mirror: Mirror, engi
                         "order by pod, action", m=model) == [
         ("vllm-0", "load", "succeeded", 85.0), ("vllm-1", "load", "succeeded", 85.0),
         ("vllm-1", "unload", "failed", None)]
-    samples = rows(engine, "select sample_index, baseline_answer, candidate_answer, judge, metrics from comparison_samples "
-                           "where comparison_uid = :c order by sample_index", c=comparison)
+    samples = rows(engine, "select sample_index, baseline_answer, candidate_answer, judge, metrics "
+                           "from comparison_samples where comparison_uid = :c order by sample_index", c=comparison)
     assert [s[0] for s in samples] == [0, 1, 2]
-    index, baseline, candidate, judge, metrics = samples[0]
+    _, baseline, candidate, judge, metrics = samples[0]
     assert (baseline, candidate) == ("b", "a")  # the NUL Postgres refuses is dropped
     assert _json(judge) == {"verdicts": ["candidate", "tie"]}
     assert _json(metrics)["candidate"] == {"exactMatch": 1}
