@@ -45,7 +45,7 @@ from kubetune.kube.client import Connection
 from kubetune.store import Mirror, MirrorSettings, upgrade
 from kubetune.store.database import make_engine
 from kubetune_devcluster.controlplane import LocalCluster, start_cluster
-from kubetune_devcluster.kubeapi import Credentials, KubeREST
+from kubetune_devcluster.kubeapi import ApiError, Credentials, KubeREST
 from kubetune_devcluster.postgres import start_postgres
 
 REPO = Path(__file__).resolve().parents[1]
@@ -203,13 +203,26 @@ def wait_for(seen: dict[str, float], names: list[str], timeout: float, what: str
         time.sleep(0.05)
 
 
+def list_version(kube: KubeREST, namespace: str, timeout: float = 60) -> str:
+    """The TrainingJob list's resourceVersion, once the API server serves the new CRD's storage (it answers 429
+    "storage is (re)initializing" for a moment after the CRD is established)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return str(kube.get(tj_path(namespace))["metadata"]["resourceVersion"])
+        except ApiError as e:
+            if e.status != 429 or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def measure(backend: str, url: str, cluster: LocalCluster, size: int) -> Json:
     namespace = f"lag-{backend}"
     cluster.create_namespace(namespace)
     kube = cluster.api
     creds = Credentials.from_kubeconfig(cluster.kubeconfig)
     upgrade(url)
-    rv = kube.get(tj_path(namespace))["metadata"]["resourceVersion"]
+    rv = list_version(kube, namespace)
     plain = PlainWatch(creds, tj_path(namespace), rv)
     plain.thread.start()
     poller = RowPoller(url, namespace)
@@ -307,7 +320,9 @@ def update_docs(result: Json, command: str) -> None:
     lines += [
         "",
         f"Goal {'met' if met else 'NOT met'}; rows dropped: {dropped}. The writer takes whatever waits when it is "
-        "free, so a burst is written in a few batches, not 100 transactions. Machine: "
+        "free, so the burst's rows shared transactions: "
+        + ", ".join(f"{r['writer']['batches']} on {r['backend']}" for r in result["results"])
+        + f" for {result['results'][0]['trainingJobs'] + 3} rows (3 of them warm-up). Machine: "
         f"{result['machine']} (shared with other work); measured {result['measured']}. Raw figures: "
         "`bench/results/mirror_lag.json`.",
     ]

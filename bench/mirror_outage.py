@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from docs_section import replace_section  # bench/ is on the path when a benchmark runs as a script
-from mirror_lag import TRAININGJOBS, tj_path, trainingjob
+from mirror_lag import TRAININGJOBS, list_version, tj_path, trainingjob
 from operator_latency import install_crds
 from sqlalchemy import text
 
@@ -228,6 +228,7 @@ def run(outage: float, root: Path) -> Json:
     try:
         install_crds(cluster.api)
         cluster.create_namespace(NAMESPACE)
+        list_version(cluster.api, NAMESPACE)
         url = postgres.create_database("mirror_outage")
         upgrade(url)
         rss_start = own_rss()

@@ -77,6 +77,7 @@ class MirrorStats:
     """What the writer did since it started: the figures behind its Prometheus metrics, per instance."""
 
     written: int = 0
+    batches: int = 0
     dropped: int = 0
     rejected: int = 0
     tombstoned: int = 0
@@ -326,6 +327,7 @@ class Mirror:
         for pending in batch.history:
             metrics.LAG_SECONDS.observe(committed - pending.enqueued)
         self._buffer.remove(batch)
+        self.stats.batches += 1
         metrics.QUEUE_DEPTH.set(len(self._buffer))
         for table, count in counts.items():
             if count:
