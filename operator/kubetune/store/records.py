@@ -109,6 +109,11 @@ _SAMPLE_COLUMNS = {
 }
 
 
+_SIDE_METRICS = ("exactMatch", "tokenF1", "rougeL", "exact_match", "token_f1", "rouge_l")
+_SIDE_LATENCIES = ("ttftMs", "tpotMs", "latencyMs", "itlMs", "outputTokens", "ttft_ms", "tpot_ms", "latency_ms",
+                   "itl_ms", "output_tokens")
+
+
 @dataclass(frozen=True)
 class Sample:
     """One sample of a ModelComparison, keyed by its index in the comparison's prompt list."""
@@ -124,7 +129,9 @@ class Sample:
     @classmethod
     def of(cls, comparison_uid: str, sample: BaseModel | Mapping[str, Any]) -> Sample:
         """From the evaluator's sample (a pydantic model or its JSON): ``index`` (or ``id``) is required; the
-        answers may be flat (``baselineAnswer``) or under ``baseline``/``candidate`` maps with an ``answer``."""
+        answers may be flat (``baselineAnswer``) or under ``baseline``/``candidate`` maps with an ``answer`` (and
+        then their scores and timings beside it); the prompt is ``prompt`` or the last user message of
+        ``messages``."""
         data = sample.model_dump(mode="json", by_alias=True) if isinstance(sample, BaseModel) else dict(sample)
         index = data.get("index", data.get("id"))
         if not isinstance(index, int) or isinstance(index, bool):
@@ -136,10 +143,18 @@ class Sample:
         values: Json = {}
         for column, names in _SAMPLE_COLUMNS.items():
             values[column] = next((data[n] for n in names if data.get(n) is not None), None)
-        for side in ("baseline", "candidate"):
-            nested = data.get(side)
-            if values[f"{side}_answer"] is None and isinstance(nested, Mapping):
+        if values["prompt"] is None:
+            values["prompt"] = _last_user_message(data.get("messages"))
+        sides = {side: data[side] for side in ("baseline", "candidate") if isinstance(data.get(side), Mapping)}
+        for side, nested in sides.items():
+            if values[f"{side}_answer"] is None:
                 values[f"{side}_answer"] = nested.get("answer")
+        # The evaluator's records keep each side's scores and timings beside its answer: gather them per side.
+        for column, names in (("metrics", _SIDE_METRICS), ("latencies", _SIDE_LATENCIES)):
+            if values[column] is None:
+                gathered = {side: {n: nested[n] for n in names if nested.get(n) is not None}
+                            for side, nested in sides.items()}
+                values[column] = {side: m for side, m in gathered.items() if m} or None
         for column in ("prompt", "reference", "baseline_answer", "candidate_answer"):
             if values[column] is not None and not isinstance(values[column], str):
                 values[column] = str(values[column])
@@ -148,6 +163,15 @@ class Sample:
                 values[column] = {"value": values[column]}
         return {"comparison_uid": self.comparison_uid, "sample_index": self.index, **values, "data": data,
                 "recorded_at": now}
+
+
+def _last_user_message(messages: Any) -> str | None:
+    if not isinstance(messages, list):
+        return None
+    for message in reversed(messages):
+        if isinstance(message, Mapping) and message.get("role") == "user":
+            return str(message.get("content", ""))
+    return None
 
 
 def _first(mine: float | None, theirs: float | None) -> float | None:
