@@ -49,6 +49,8 @@ class PostgresServer:
     port: int
     bin_dir: Path
     run_as: str | None = None
+    options: str = ""  # the server options it was started with, to start it again the same way
+    logfile: Path | None = None
     _owned_root: Path | None = field(default=None, repr=False)
 
     @property
@@ -83,6 +85,23 @@ class PostgresServer:
             hba.write_text(f'host all "{name}" 127.0.0.1/32 scram-sha-256\n' + hba.read_text())
             conn.execute("SELECT pg_reload_conf()")
         return f"postgresql://{name}:{password}@127.0.0.1:{self.port}/{database}"
+
+    def shutdown(self, mode: str = "fast") -> None:
+        """``pg_ctl stop``: the server goes away (an outage), its data stays; ``start`` brings it back."""
+        done = _run(self.run_as, [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "stop"],
+                    check=False)
+        if done.returncode != 0:
+            raise PostgresUnavailable(f"pg_ctl stop failed: {done.stderr.strip()}")
+
+    def start(self) -> None:
+        """``pg_ctl start`` on the same data directory, port and options; waits until it accepts connections."""
+        argv = [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-o", self.options, "-w", "start"]
+        if self.logfile is not None:
+            argv[3:3] = ["-l", str(self.logfile)]
+        started = _run(self.run_as, argv, check=False)
+        if started.returncode != 0:
+            raise PostgresUnavailable(f"pg_ctl start failed: {started.stderr.strip()}")
+        _wait_ready(self)
 
     def stop(self) -> None:
         _run(
@@ -154,7 +173,8 @@ def start_postgres(root: Path | None = None, port: int | None = None) -> Postgre
     if started.returncode != 0:
         tail = logfile.read_text()[-2000:] if logfile.exists() else ""
         raise PostgresUnavailable(f"pg_ctl start failed: {started.stderr.strip()}\n{tail}")
-    server = PostgresServer(data_dir=data_dir, port=port, bin_dir=bin_dir, run_as=user, _owned_root=owned)
+    server = PostgresServer(data_dir=data_dir, port=port, bin_dir=bin_dir, run_as=user, options=opts, logfile=logfile,
+                            _owned_root=owned)
     _wait_ready(server)
     log.info("postgres listening on 127.0.0.1:%s", port)
     return server

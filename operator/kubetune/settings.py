@@ -100,6 +100,29 @@ class OperatorSettings:
     """Seconds between renewals (and between a standby's attempts)."""
 
 
+    database_url: str = ""
+    """KUBETUNE_DATABASE_URL: where the mirror writes (postgresql://user:password@host:5432/db, or sqlite:///path).
+    Empty: an embedded SQLite file, ``kubetune.db`` under ``state_dir``."""
+
+    state_dir: str = ""
+    """Directory for the operator's local state (the embedded SQLite mirror). Empty: $XDG_STATE_HOME/kubetune, else
+    ~/.local/state/kubetune; the chart points it at a small PVC."""
+
+    database_migrate: bool = True
+    """Upgrade the mirror's schema to the newest version at start (under a Postgres advisory lock, so replicas never
+    migrate at once). Turn off where migrations are run by hand (``kubetune db upgrade``)."""
+
+    mirror_batch_size: int = 500
+    """Rows the mirror's writer commits per transaction at most."""
+
+    mirror_queue_bound: int = 50_000
+    """Records the mirror holds while the database is slow or down; beyond it records are dropped (and counted in
+    kubetune_mirror_rows_dropped_total). Object snapshots are coalesced, one per object."""
+
+    mirror_relist_interval: float = 300.0
+    """Seconds between relists of the cluster that mark rows of objects gone from it with deleted_at; 0 turns the
+    periodic relist off (the mirror still relists after a database outage)."""
+
     def image_allowed(self, image: str) -> bool:
         """Whether spec.image may name ``image`` (see ``allowed_images``)."""
         return any(image.startswith(p[:-1]) if p.endswith("*") else image == p for p in self.allowed_images)

@@ -2,7 +2,8 @@
 
 The operator writes a :class:`TrainerConfig` as JSON to ``/etc/kubetune/job.json``; the pod runs
 ``python -m kubetune.training --config /etc/kubetune/job.json``. While it trains, the pod serves a :class:`Progress`
-at ``GET /progress`` (and Prometheus text at ``GET /metrics``) on ``progress.port``. When it ends, it writes a
+at ``GET /progress``, every logged step as a :class:`TrainingHistory` at ``GET /history?since=<step>`` (and
+Prometheus text at ``GET /metrics``) on ``progress.port``. When it ends, it writes a
 :class:`TrainerResult` (JSON, under 4 KB) to ``terminationMessagePath`` and exits with one of the ``EXIT_*`` codes.
 
 This module imports only pydantic and the standard library, so the training image and the operator can both use it
@@ -183,6 +184,13 @@ class ProgressSettings(_Config):
     log_every_steps: int = Field(
         default=10, ge=1, description="Loss and learning rate are read (and published) every this many steps."
     )
+    linger_seconds: float = Field(
+        default=0,
+        ge=0,
+        le=600,
+        description="After training ends, keep serving until a reader has fetched /history once more (or this many "
+        "seconds have passed), so the last steps reach the mirror before the pod exits. 0: exit at once.",
+    )
 
 
 class TrainerConfig(_Config):
@@ -222,6 +230,31 @@ class Progress(_Report):
     checkpoint_step: int | None = Field(default=None, description="Step of the newest valid checkpoint.")
     resumed_from_step: int | None = Field(default=None, description="Step this pod resumed from, if it did.")
     updated_at: str | None = Field(default=None, description="RFC 3339 time of the last update.")
+
+
+class HistoryPoint(_Report):
+    """One logged step of the loss curve. A step logged twice (a training log, then an evaluation at the same step)
+    is one point; fields are null until known."""
+
+    step: int = Field(ge=0, description="Optimizer step the log was written at.")
+    epoch: float | None = Field(default=None, description="Fractional epoch at that step.")
+    loss: float | None = Field(default=None, description="Training loss of the logging window ending at this step.")
+    eval_loss: float | None = Field(default=None, description="Loss on the validation split, if evaluated here.")
+    learning_rate: float | None = Field(default=None, description="Learning rate at this step.")
+    tokens_per_second: float | None = Field(default=None, description="Throughput of this pod up to this step.")
+    time: str | None = Field(
+        default=None,
+        description="RFC 3339 time (with milliseconds) the step was logged; null for steps a resumed pod restored "
+        "from its checkpoint.",
+    )
+
+
+class TrainingHistory(_Report):
+    """``GET /history?since=<step>`` on the training pod: every logged step at or after ``since`` (inclusive, so the
+    newest step is sent again and an evaluation that completed it since is not missed), oldest first. A pod that
+    resumed from a checkpoint also serves the steps its checkpoint recorded."""
+
+    points: list[HistoryPoint] = Field(default_factory=list)
 
 
 class ResultMetrics(_Report):

@@ -89,8 +89,12 @@ def execute(config: TrainerConfig) -> int:
         result, code = _failure(error, facts), error.exit_code
     result = redact_result(result, secrets)
     tracker.update(phase=result.phase)
+    tracker.finish()
     write_termination_message(config.termination_message_path, result, secrets)
     if server is not None:
+        # The operator reads /history every few seconds: wait for its next read, so the last steps reach the mirror.
+        if config.progress.linger_seconds and not tracker.wait_history_delivered(config.progress.linger_seconds):
+            log.info("no /history read within %.0fs of the end; exiting", config.progress.linger_seconds)
         server.stop()
     log.info("%s (%s): %s", result.phase, result.reason, result.message)
     return code

@@ -1,4 +1,5 @@
-"""The ``TrainerCallback`` that turns trainer events into progress: step, epoch, loss, learning rate, tokens/s, ETA."""
+"""The ``TrainerCallback`` that turns trainer events into progress (step, epoch, loss, learning rate, tokens/s, ETA)
+and into the history of every logged step that ``/history`` serves."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from .tracker import ProgressTracker
+from .tracker import ProgressTracker, now_rfc3339_millis
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class ProgressCallback(TrainerCallback):
         self._safe("on_step_end", self._step, state)
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        self._safe("on_log", self._log, logs or {})
+        self._safe("on_log", self._log, logs or {}, state)
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._safe("on_train_end", lambda: self.tracker.update(phase="Saving"))
@@ -52,6 +53,13 @@ class ProgressCallback(TrainerCallback):
         self._started = time.monotonic()
         self._start_step = int(state.global_step)
         self.tracker.update(phase="Training", step=self._start_step, total_steps=int(state.max_steps) or None)
+        # A pod that resumed from a checkpoint has the steps logged before it in the restored state: serve them too,
+        # so the loss curve is whole even when nobody read them from the pod that logged them.
+        for entry in getattr(state, "log_history", None) or []:
+            if "step" in entry and ("loss" in entry or "eval_loss" in entry):
+                self.tracker.log_step(int(entry["step"]), epoch=_finite(entry.get("epoch")),
+                                      loss=_finite(entry.get("loss")), eval_loss=_finite(entry.get("eval_loss")),
+                                      learning_rate=_finite(entry.get("learning_rate")))
 
     def _step(self, state: Any) -> None:
         step = int(state.global_step)
@@ -65,7 +73,7 @@ class ProgressCallback(TrainerCallback):
                 fields["eta_seconds"] = max(0, round(rate * (total - step)))
         self.tracker.update(**fields)
 
-    def _log(self, logs: dict[str, Any]) -> None:
+    def _log(self, logs: dict[str, Any], state: Any) -> None:
         fields: dict[str, Any] = {}
         if "loss" in logs:
             fields["loss"] = _finite(logs["loss"])
@@ -80,3 +88,6 @@ class ProgressCallback(TrainerCallback):
             fields["tokens_per_second"] = round(tokens / elapsed, 1)
         if fields:
             self.tracker.update(**fields)
+        if "loss" in logs or "eval_loss" in logs:  # not the run's closing summary (train_loss, train_runtime)
+            self.tracker.log_step(int(state.global_step), epoch=_finite(logs.get("epoch", state.epoch)),
+                                  time=now_rfc3339_millis(), **fields)

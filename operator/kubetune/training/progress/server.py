@@ -1,4 +1,5 @@
-"""The HTTP endpoint the operator polls: ``/progress`` (JSON), ``/metrics`` (Prometheus text), ``/healthz``."""
+"""The HTTP endpoint the operator polls: ``/progress`` (JSON), ``/history?since=<step>`` (every logged step, JSON),
+``/metrics`` (Prometheus text), ``/healthz``."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from kubetune.api.trainer import TrainingHistory
 
 from .tracker import ProgressTracker
 
@@ -86,10 +90,18 @@ class ProgressServer:
 def _handler(tracker: ProgressTracker, registry: CollectorRegistry) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
+            path, _, query = self.path.partition("?")
             if path == "/progress":
                 body = json.dumps(tracker.snapshot().model_dump(mode="json", by_alias=True)).encode()
                 self._send(200, "application/json", body)
+            elif path == "/history":
+                since = _since(query)
+                if since is None:
+                    self._send(400, "text/plain", b"since must be a non-negative integer step\n")
+                    return
+                history = TrainingHistory(points=tracker.history(since))
+                self._send(200, "application/json", history.model_dump_json(by_alias=True).encode())
+                tracker.history_served()
             elif path == "/metrics":
                 self._send(200, CONTENT_TYPE_LATEST, generate_latest(registry))
             elif path in ("/healthz", "/readyz"):
@@ -108,3 +120,12 @@ def _handler(tracker: ProgressTracker, registry: CollectorRegistry) -> type[Base
             log.debug("progress request: " + format, *args)
 
     return Handler
+
+
+def _since(query: str) -> int | None:
+    values = parse_qs(query).get("since", ["0"])
+    try:
+        since = int(values[-1])
+    except ValueError:
+        return None
+    return since if since >= 0 else None
