@@ -1,37 +1,57 @@
-"""Comparing resourceVersions as the API allows.
+"""Ordering resourceVersions, as KEP-5504 allows from Kubernetes 1.35 on.
 
-Until Kubernetes 1.35 a resourceVersion was opaque: only equality could be compared. KEP-5504 (1.35) made the
-resourceVersions of one resource comparable, with the rule of k8s.io/apimachinery's
-``resourceversion.CompareResourceVersion``: both are decimal integers without leading zeros, and are compared as
-such (a longer string is the greater number). Anything else is not comparable, and then only equality tells.
+A well-formed resourceVersion is a decimal integer without leading zeros; of two such values of one resource, the
+longer is newer, and of two of equal length the lexicographically greater is (apimachinery's
+``resourceversion.CompareResourceVersion``). Any other value is opaque: it can only be compared for equality, which is
+what servers before 1.35 promise.
 """
 
 from __future__ import annotations
 
+import re
 
-class IncomparableVersions(ValueError):
-    """One of the resourceVersions is not a well-formed decimal, so only equality can be compared."""
-
-
-def _well_formed(version: str) -> bool:
-    return version.isascii() and version.isdigit() and (version == "0" or not version.startswith("0"))
+_WELL_FORMED = re.compile(r"[1-9][0-9]*")
+MAX_LENGTH = 64  # the mirror's column width; etcd's revisions (int64) have at most 19 digits
+KEY_WIDTH = 2  # digits of the length prefix in sort_key
 
 
-def compare_resource_versions(a: str, b: str) -> int:
-    """-1, 0 or 1 as ``a`` is older than, the same as, or newer than ``b`` (two versions of one resource)."""
+class IncomparableResourceVersions(ValueError):
+    """At least one of two different resourceVersions is not well-formed, so neither can be called newer."""
+
+
+def well_formed(version: str | None) -> bool:
+    return version is not None and len(version) <= MAX_LENGTH and _WELL_FORMED.fullmatch(version) is not None
+
+
+def compare(a: str, b: str) -> int:
+    """-1, 0 or 1 as ``a`` is older than, equal to or newer than ``b``.
+
+    Raises IncomparableResourceVersions when they differ and either is not well-formed."""
     if a == b:
         return 0
-    if not (_well_formed(a) and _well_formed(b)):
-        raise IncomparableVersions(f"resourceVersions {a!r} and {b!r} cannot be ordered")
+    if not (well_formed(a) and well_formed(b)):
+        raise IncomparableResourceVersions(f"cannot order resourceVersions {a!r} and {b!r}")
     if len(a) != len(b):
         return -1 if len(a) < len(b) else 1
     return -1 if a < b else 1
 
 
-def is_newer(candidate: str, current: str) -> bool:
-    """Whether ``candidate`` is strictly newer than ``current``; when they cannot be ordered, whether they differ
-    (a different version of the object is taken as the newer one, as before KEP-5504)."""
+def is_newer(candidate: str | None, current: str | None) -> bool:
+    """Whether a snapshot at ``candidate`` should replace one at ``current``: it is newer, or the two differ and
+    cannot be ordered (then the later arrival wins, as it would on a server without KEP-5504)."""
+    if current is None:
+        return True
+    if candidate is None or candidate == current:
+        return False
     try:
-        return compare_resource_versions(candidate, current) > 0
-    except IncomparableVersions:
-        return candidate != current
+        return compare(candidate, current) > 0
+    except IncomparableResourceVersions:
+        return True
+
+
+def sort_key(version: str | None) -> str | None:
+    """A string whose plain (byte-wise) order is the resourceVersion order: the length, zero-padded, then the digits.
+    None for a value that is not well-formed, which the database then compares only for equality."""
+    if version is None or not well_formed(version):
+        return None
+    return f"{len(version):0{KEY_WIDTH}d}{version}"

@@ -14,8 +14,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from itertools import islice
 
+from ..kube.versions import is_newer
 from .records import HistoryRecord, MetricPoint
-from .resource_versions import is_newer
 from .snapshots import Snapshot
 
 SnapshotKey = tuple[str, str]  # (kind, uid)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .resource_versions import sort_key
+from ..kube.versions import sort_key
 
 Json = dict[str, Any]
 
