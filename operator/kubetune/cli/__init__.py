@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from . import dataset, operator
+from . import crds, dataset, operator
 
-GROUPS = (dataset, operator)
+GROUPS = (dataset, operator, crds)
 
 
 def build_parser() -> argparse.ArgumentParser:
