@@ -14,15 +14,19 @@ import logging
 import os
 import socket
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import kopf
 from aiohttp import web
 
+from .kube.client import SERVICE_ACCOUNT_DIR, Connection
 from .settings import OperatorSettings
 
 log = logging.getLogger("kubetune.operator")
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+# Above kopf's own readers (service account 20, kubeconfig 10): kopf uses the highest-priority credentials it has.
+IN_CLUSTER_PRIORITY = 30
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
@@ -35,6 +39,25 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--kubeconfig", default=None, help="kubeconfig to use (default: in-cluster or $KUBECONFIG)")
     parser.add_argument("--verbose", action="store_true")
     return parser
+
+
+@kopf.on.login(id="in-cluster")
+def login_in_cluster(**_: Any) -> kopf.ConnectionInfo | None:
+    """client-go's in-cluster configuration: the API server at $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT with
+    the pod's service-account token, as kubetune's own client (and the leader elector) connects. kopf's
+    login_with_service_account assumes https://kubernetes.default.svc, which needs cluster DNS: a hostNetwork pod
+    with dnsPolicy Default has none, nor does the test ground's process node. An explicit kubeconfig wins."""
+    token_path = SERVICE_ACCOUNT_DIR / "token"
+    if os.environ.get("KUBECONFIG") or not os.environ.get("KUBERNETES_SERVICE_HOST") or not token_path.exists():
+        return None
+    connection = Connection.in_cluster()
+    return kopf.ConnectionInfo(
+        server=connection.server,
+        ca_path=connection.ca_file if connection.ca_file and os.path.exists(connection.ca_file) else None,
+        token=connection.bearer(),  # read again on each login: kopf logs in anew on a 401 (projected tokens rotate)
+        default_namespace=SERVICE_ACCOUNT_NAMESPACE.read_text().strip() if SERVICE_ACCOUNT_NAMESPACE.exists() else None,
+        priority=IN_CLUSTER_PRIORITY,
+    )
 
 
 def lease_namespace(settings: OperatorSettings) -> str:
