@@ -35,6 +35,7 @@ _GROUPED = {
     "StorageClass": ("storage.k8s.io/v1", "storageclasses"), "Lease": ("coordination.k8s.io/v1", "leases"),
     "CustomResourceDefinition": ("apiextensions.k8s.io/v1", "customresourcedefinitions"),
     "NetworkPolicy": ("networking.k8s.io/v1", "networkpolicies"),
+    "Ingress": ("networking.k8s.io/v1", "ingresses"), "PodDisruptionBudget": ("policy/v1", "poddisruptionbudgets"),
 }
 _CLUSTER_SCOPED = {"Namespace", "Node", "PersistentVolume", "ClusterRole", "ClusterRoleBinding", "StorageClass",
                    "CustomResourceDefinition"}
