@@ -153,7 +153,9 @@ def test_install_previous_release(kube: KubeREST, helm: Helm, values: Json) -> N
 
 def test_upgrade_applies_this_versions_crds(kube: KubeREST, helm: Helm, values: Json) -> None:
     after("install")
-    helm.upgrade(RELEASE, NAMESPACE, values=values)
+    notes = helm.upgrade(RELEASE, NAMESPACE, values=values)
+    assert f"kubectl -n {NAMESPACE} rollout status deployment/kubetune" in notes
+    assert "CRDs are applied by a hook on every install and upgrade" in notes
     history = helm.history(RELEASE, NAMESPACE)
     assert [(r["revision"], r["chart"], r["status"]) for r in history] == [
         (1, "kubetune-0.1.0", "superseded"), (2, "kubetune-0.2.0", "deployed")]
@@ -234,7 +236,8 @@ def test_uninstall_leaves_no_kubetune_object_and_no_stuck_namespace(kube: KubeRE
 
 def test_uninstall_keeping_resources_frees_them_of_the_finalizer(kube: KubeREST, helm: Helm, values: Json) -> None:
     after("uninstall")
-    helm.install(RELEASE, NAMESPACE, values={**values, "uninstall": {"resources": "keep"}})
+    notes = helm.install(RELEASE, NAMESPACE, values={**values, "uninstall": {"resources": "keep"}})
+    assert "kubetune objects are kept (their finalizer is removed)" in notes
     ensure_namespace(kube, "keep")
     ftm = yaml.safe_load((REPO / "examples" / "finetunedmodel-minimal.yaml").read_text())
     path = KubeREST.path(GROUP_VERSION, "finetunedmodels", "keep", ftm["metadata"]["name"])
