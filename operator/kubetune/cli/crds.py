@@ -93,7 +93,7 @@ def established(crd: dict[str, Any]) -> bool:
     return conditions.get("Established") == "True" and conditions.get("NamesAccepted") == "True"
 
 
-async def apply_crds(kubeconfig: str | None, timeout: float, dry_run: bool = False) -> None:
+async def apply_crds(kubeconfig: str | None, established_within: float, dry_run: bool = False) -> None:
     from kubetune.api.crdgen import crd_manifests
     from kubetune.kube import KubeClient, Resource
 
@@ -118,12 +118,12 @@ async def apply_crds(kubeconfig: str | None, timeout: float, dry_run: bool = Fal
             print(f"customresourcedefinition/{name} {'validated' if dry_run else 'applied'} ({versions})")
         if dry_run:
             return
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + established_within
         waiting = [m["metadata"]["name"] for m in manifests]
         while waiting:
             waiting = [n for n in waiting if not established(await client.get(crds, n))]
             if waiting and time.monotonic() > deadline:
-                raise TimeoutError(f"not established after {timeout:.0f}s: {', '.join(waiting)}")
+                raise TimeoutError(f"not established after {established_within:.0f}s: {', '.join(waiting)}")
             if waiting:
                 await asyncio.sleep(0.5)
         print("established")
@@ -189,7 +189,7 @@ async def _release(client: KubeClient, resource: Resource, obj: dict[str, Any]) 
     return False
 
 
-async def purge(kubeconfig: str | None, namespaces: tuple[str, ...], timeout: float, keep: bool) -> PurgeResult:
+async def purge(kubeconfig: str | None, namespaces: tuple[str, ...], grace: float, keep: bool) -> PurgeResult:
     from kubetune.kube import KubeClient
 
     resources = _resources()
@@ -203,13 +203,13 @@ async def purge(kubeconfig: str | None, namespaces: tuple[str, ...], timeout: fl
                     if await client.delete(resources[plural], meta["name"], meta["namespace"]) is not None:
                         result.deleted += 1
                         print(f"{plural}/{meta['namespace']}/{meta['name']} deleted")
-            deadline = time.monotonic() + timeout
+            deadline = time.monotonic() + grace
             while time.monotonic() < deadline:
                 left = [o for p in PURGE_ORDER for o in await _objects(client, resources[p], namespaces)]
                 if not left:
                     return result
                 await asyncio.sleep(1.0)
-            print(f"still there after {timeout:.0f}s: removing kubetune's finalizer (adapters may stay loaded)")
+            print(f"still there after {grace:.0f}s: removing kubetune's finalizer (adapters may stay loaded)")
         for plural in PURGE_ORDER:
             for obj in await _objects(client, resources[plural], namespaces):
                 if await _release(client, resources[plural], obj):

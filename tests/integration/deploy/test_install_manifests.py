@@ -48,7 +48,8 @@ def release_values(name: str, namespace: str) -> dict[str, Any]:
         "namespaced": {"watchNamespaces": [namespace]},
         # Every toggle whose kinds this cluster serves (ServiceMonitor and PrometheusRule need the Prometheus
         # Operator's CRDs, which are not installed here; tests/unit/deploy checks them).
-        "everything": {"replicas": 2, "postgresql": {"enabled": True}, "metrics": {"grafanaDashboard": {"enabled": True}},
+        "everything": {"replicas": 2, "postgresql": {"enabled": True},
+                       "metrics": {"grafanaDashboard": {"enabled": True}},
                        "dashboard": {"enabled": True, "ingress": {"enabled": True}}},
     }[name]
 

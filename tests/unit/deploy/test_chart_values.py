@@ -182,7 +182,8 @@ def test_bundled_postgresql_and_dashboard() -> None:
     assert pod["containers"][0]["command"] == ["kubetune", "dashboard"]
     assert pod["containers"][0]["args"] == ["--address=0.0.0.0", "--port=8000"]
     [ingress] = of_kind(docs, "Ingress")
-    assert ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == dashboard["metadata"]["name"]
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]
+    assert backend["service"]["name"] == dashboard["metadata"]["name"]
 
 
 def operator_metric_names() -> set[str]:
