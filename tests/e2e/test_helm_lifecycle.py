@@ -173,6 +173,7 @@ def test_upgrade_applies_this_versions_crds(kube: KubeREST, helm: Helm, values: 
     steps_passed.add("upgrade")
 
 
+@pytest.mark.timeout(1800)  # the quickstart trains 200 steps and starts 2 vLLM replicas: slow on 2 shared cores
 def test_happy_path_through_the_installed_operator(lifecycle_cluster: LocalCluster, kube: KubeREST,
                                                    tmp_path: Path) -> None:
     after("upgrade")
