@@ -13,8 +13,10 @@ import argparse
 import asyncio
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from kubetune.kube import KubeClient, Resource
@@ -24,6 +26,9 @@ FIELD_MANAGER = "kubetune"
 FINALIZER = "kubetune.dev/finalizer"
 # Deleted in this order: a ModelComparison reads served models, a TrainingJob creates FineTunedModels on success.
 PURGE_ORDER = ("modelcomparisons", "trainingjobs", "finetunedmodels")
+# The API server answers 429 "storage is (re)initializing" for a while after a CRD changed, and 503 while it starts.
+RETRIED_STATUSES = (429, 503)
+T = TypeVar("T")
 
 
 class CrdUpgradeRefused(Exception):
@@ -103,7 +108,7 @@ async def apply_crds(kubeconfig: str | None, established_within: float, dry_run:
         manifests = crd_manifests()
         for manifest in manifests:
             name = manifest["metadata"]["name"]
-            dropped = refused_versions(await client.get_or_none(crds, name), manifest)
+            dropped = refused_versions(await retrying(partial(client.get_or_none, crds, name)), manifest)
             if dropped:
                 # Objects stored in a version the new CRD lacks would become unreadable: storage migration first.
                 raise CrdUpgradeRefused(
@@ -121,7 +126,7 @@ async def apply_crds(kubeconfig: str | None, established_within: float, dry_run:
         deadline = time.monotonic() + established_within
         waiting = [m["metadata"]["name"] for m in manifests]
         while waiting:
-            waiting = [n for n in waiting if not established(await client.get(crds, n))]
+            waiting = [n for n in waiting if not established(await retrying(partial(client.get, crds, n)))]
             if waiting and time.monotonic() > deadline:
                 raise TimeoutError(f"not established after {established_within:.0f}s: {', '.join(waiting)}")
             if waiting:
@@ -129,6 +134,20 @@ async def apply_crds(kubeconfig: str | None, established_within: float, dry_run:
         print("established")
     finally:
         await client.close()
+
+
+async def retrying(call: Callable[[], Awaitable[T]], attempts: int = 8) -> T:
+    """``call()``, again after 0.5, 1, 2, ... s while the API server is briefly unavailable."""
+    from kubetune.kube import ApiError
+
+    for attempt in range(attempts):
+        try:
+            return await call()
+        except ApiError as e:
+            if e.status not in RETRIED_STATUSES or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(min(0.5 * 2**attempt, 8.0))
+    raise AssertionError("unreachable")
 
 
 # -- purge -----------------------------------------------------------------------------------------------------------
@@ -158,7 +177,7 @@ async def _objects(client: KubeClient, resource: Resource, namespaces: tuple[str
     found: list[dict[str, Any]] = []
     for namespace in namespaces or (None,):
         try:
-            found += await client.list(resource, namespace)
+            found += await retrying(partial(client.list, resource, namespace))
         except NotFound:  # the CRD (or the namespace) is gone: nothing of that kind is left there
             continue
     return found
@@ -177,7 +196,7 @@ async def _release(client: KubeClient, resource: Resource, obj: dict[str, Any]) 
         patch = {"metadata": {"finalizers": [f for f in finalizers if f != FINALIZER],
                               "resourceVersion": meta["resourceVersion"]}}
         try:
-            await client.patch(resource, meta["name"], patch, namespace=meta["namespace"])
+            await retrying(partial(client.patch, resource, meta["name"], patch, namespace=meta["namespace"]))
             return True
         except NotFound:
             return False
@@ -189,6 +208,22 @@ async def _release(client: KubeClient, resource: Resource, obj: dict[str, Any]) 
     return False
 
 
+async def _delete_undeleted(client: KubeClient, resources: dict[str, Resource], namespaces: tuple[str, ...],
+                            result: PurgeResult) -> int:
+    """Delete what is not being deleted yet, in PURGE_ORDER; return how many objects are left."""
+    left = 0
+    for plural in PURGE_ORDER:
+        for obj in await _objects(client, resources[plural], namespaces):
+            left += 1
+            meta = obj["metadata"]
+            if meta.get("deletionTimestamp"):
+                continue
+            if await retrying(partial(client.delete, resources[plural], meta["name"], meta["namespace"])) is not None:
+                result.deleted += 1
+                print(f"{plural}/{meta['namespace']}/{meta['name']} deleted")
+    return left
+
+
 async def purge(kubeconfig: str | None, namespaces: tuple[str, ...], grace: float, keep: bool) -> PurgeResult:
     from kubetune.kube import KubeClient
 
@@ -197,24 +232,23 @@ async def purge(kubeconfig: str | None, namespaces: tuple[str, ...], grace: floa
     client = KubeClient.discover(kubeconfig)
     try:
         if not keep:
-            for plural in PURGE_ORDER:
-                for obj in await _objects(client, resources[plural], namespaces):
-                    meta = obj["metadata"]
-                    if await client.delete(resources[plural], meta["name"], meta["namespace"]) is not None:
-                        result.deleted += 1
-                        print(f"{plural}/{meta['namespace']}/{meta['name']} deleted")
+            # Listed again on every pass: a TrainingJob that succeeds while it is being deleted may still register a
+            # FineTunedModel, which is deleted in turn.
             deadline = time.monotonic() + grace
-            while time.monotonic() < deadline:
-                left = [o for p in PURGE_ORDER for o in await _objects(client, resources[p], namespaces)]
-                if not left:
-                    return result
+            while await _delete_undeleted(client, resources, namespaces, result):
+                if time.monotonic() > deadline:
+                    print(f"still there after {grace:.0f}s: removing kubetune's finalizer (adapters may stay loaded)")
+                    break
                 await asyncio.sleep(1.0)
-            print(f"still there after {grace:.0f}s: removing kubetune's finalizer (adapters may stay loaded)")
+            else:
+                return result
         for plural in PURGE_ORDER:
             for obj in await _objects(client, resources[plural], namespaces):
                 if await _release(client, resources[plural], obj):
                     result.released += 1
                     print(f"{plural}/{obj['metadata']['namespace']}/{obj['metadata']['name']}: finalizer removed")
+        if not keep:
+            await _delete_undeleted(client, resources, namespaces, result)
         return result
     finally:
         await client.close()
