@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build kubetune's images with whichever builder this machine has: docker (with a daemon), else buildah, else podman.
 #
-#   images/build.sh [operator] [trainer-cpu] [trainer-gpu]     (make images; default: operator trainer-cpu)
+#   images/build.sh [operator] [trainer-cpu] [trainer-gpu] [evaluator]   (make images; default: operator trainer-cpu)
 #
 # BASE_IMAGE   the Python 3.11 base: empty picks python:3.11-slim-bookworm when its registry answers, else a Debian
 #              base built here with debootstrap (images/base/build-debian-base.sh)
@@ -69,11 +69,13 @@ built=()
 for target in "${targets[@]}"; do
   case "$target" in
     operator) file=images/operator/Dockerfile; tag="$REGISTRY/operator:$VERSION"; extra=() ;;
+    evaluator) file=images/operator/Dockerfile; tag="$REGISTRY/evaluator:$VERSION"
+               extra=(--build-arg "EXTRAS=evaluation") ;;
     trainer-cpu) file=images/trainer/Dockerfile.cpu; tag="$REGISTRY/trainer:$VERSION-cpu"
                  extra=(--build-arg "TORCH_VERSION=$TORCH_VERSION" --build-arg "TORCH_INDEX=$torch_index") ;;
     trainer-gpu) file=images/trainer/Dockerfile; tag="$REGISTRY/trainer:$VERSION"; extra=()
                  echo "note: $CUDA_BASE_NOTE" ;;
-    *) echo "unknown image $target (operator, trainer-cpu, trainer-gpu)" >&2; exit 2 ;;
+    *) echo "unknown image $target (operator, trainer-cpu, trainer-gpu, evaluator)" >&2; exit 2 ;;
   esac
   echo "== $target: $BUILDER, $file, base $BASE_IMAGE -> $tag"
   start=$(date +%s)

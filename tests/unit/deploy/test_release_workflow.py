@@ -48,6 +48,7 @@ def test_runs_on_version_tags_only() -> None:
 def test_every_image_is_built_for_amd64_and_arm64_and_pushed() -> None:
     jobs = workflow()["jobs"]
     matrix = jobs["images"]["strategy"]["matrix"]["include"]
+    assert {m["image"] + m["suffix"] for m in matrix} == {"operator", "evaluator", "trainer", "trainer-cpu"}
     dockerfiles = {m["dockerfile"] for m in matrix}
     assert dockerfiles == {"images/operator/Dockerfile", "images/trainer/Dockerfile", "images/trainer/Dockerfile.cpu"}
     assert all((deploy.REPO / d).exists() for d in dockerfiles)
