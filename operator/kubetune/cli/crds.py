@@ -4,7 +4,8 @@ Helm installs a chart's ``crds/`` once and never upgrades or deletes them, so th
 from the operator image as a pre-install/pre-upgrade hook: the CRDs of the running version are generated from the
 API models in that image and applied server-side. ``kubetune crds purge`` is its pre-delete hook: while the operator
 still runs (and unloads adapters behind FineTunedModel finalizers) it deletes every kubetune object, and after a
-deadline it takes kubetune's finalizer off whatever is left, so no namespace is stuck once the operator is gone.
+deadline it takes kubetune's finalizer off whatever is left, so no namespace is stuck once the operator is gone. With
+``--keep`` (a post-delete hook, once the operator is gone) it only takes the finalizer off.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ def add_commands(subparsers: Any) -> None:
         description="Delete every ModelComparison, TrainingJob and FineTunedModel (in the given namespaces, or all), "
         "wait for the operator to finish their finalizers, and after --timeout remove kubetune's finalizer from "
         f"what is left. With --keep, delete nothing: only remove the finalizer ({FINALIZER}), so the objects "
-        "outlive the operator and can be deleted without it. The Helm chart runs this as a pre-delete hook.")
+        "outlive the operator and can be deleted without it (run it once the operator has stopped, or it puts the "
+        "finalizer back). The Helm chart runs this as a pre-delete hook (post-delete with --keep).")
     purge.add_argument("--kubeconfig", help="kubeconfig to use (default: $KUBECONFIG, else in-cluster)")
     scope = purge.add_mutually_exclusive_group(required=True)
     scope.add_argument("-n", "--namespace", action="append", default=[], help="a namespace (repeatable)")
@@ -224,6 +226,19 @@ async def _delete_undeleted(client: KubeClient, resources: dict[str, Resource], 
     return left
 
 
+async def _release_all(client: KubeClient, resources: dict[str, Resource], namespaces: tuple[str, ...],
+                       result: PurgeResult) -> int:
+    """Take kubetune's finalizer off every object in scope; return how many had it."""
+    released = 0
+    for plural in PURGE_ORDER:
+        for obj in await _objects(client, resources[plural], namespaces):
+            if await _release(client, resources[plural], obj):
+                released += 1
+                print(f"{plural}/{obj['metadata']['namespace']}/{obj['metadata']['name']}: finalizer removed")
+    result.released += released
+    return released
+
+
 async def purge(kubeconfig: str | None, namespaces: tuple[str, ...], grace: float, keep: bool) -> PurgeResult:
     from kubetune.kube import KubeClient
 
@@ -242,11 +257,12 @@ async def purge(kubeconfig: str | None, namespaces: tuple[str, ...], grace: floa
                 await asyncio.sleep(1.0)
             else:
                 return result
-        for plural in PURGE_ORDER:
-            for obj in await _objects(client, resources[plural], namespaces):
-                if await _release(client, resources[plural], obj):
-                    result.released += 1
-                    print(f"{plural}/{obj['metadata']['namespace']}/{obj['metadata']['name']}: finalizer removed")
+        # Until a pass finds nothing to release: an operator pod still shutting down may put its finalizer back once.
+        deadline = time.monotonic() + grace
+        while True:
+            if not await _release_all(client, resources, namespaces, result) or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(2.0)
         if not keep:
             await _delete_undeleted(client, resources, namespaces, result)
         return result

@@ -139,10 +139,13 @@ def test_namespaced_purge_is_confined_to_the_watched_namespaces() -> None:
     docs = render({"watchNamespaces": ["team-a", "team-b"], "uninstall": {"resources": "keep"},
                    "crds": {"upgrade": False}})
     jobs = hook_jobs(docs)
-    assert set(jobs) == {"pre-delete"}, "no CRD hook when crds.upgrade is off"
-    args = jobs["pre-delete"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    # No CRD hook when crds.upgrade is off; keeping the objects waits until the operator is gone (post-delete), or it
+    # would put its finalizer back.
+    assert set(jobs) == {"post-delete"}
+    args = jobs["post-delete"]["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args == ["crds", "purge", "--timeout=120", "--keep", "--namespace=team-a", "--namespace=team-b"]
     purge_roles = [r for r in of_kind(docs, "Role") if r["metadata"]["name"].endswith("-hooks")]
+    assert {r["metadata"]["annotations"]["helm.sh/hook"] for r in purge_roles} == {"post-delete"}
     assert sorted(r["metadata"]["namespace"] for r in purge_roles) == ["team-a", "team-b"]
     [cluster_role] = [r for r in of_kind(docs, "ClusterRole") if r["metadata"]["name"].endswith("-hooks")]
     assert not cluster_role["rules"], "no cluster-wide rights when neither CRDs nor all namespaces are in scope"
