@@ -25,8 +25,9 @@ class Helm:
     binary: Path = field(default_factory=helm_binary)
 
     def run(self, *args: str, timeout: float = 900) -> str:
+        # HOME too: client-go's discovery cache goes to $HOME/.kube/cache, else to the working directory.
         env = {"HELM_CACHE_HOME": str(self.home / "cache"), "HELM_CONFIG_HOME": str(self.home / "config"),
-               "HELM_DATA_HOME": str(self.home / "data"), "PATH": "/usr/bin:/bin"}
+               "HELM_DATA_HOME": str(self.home / "data"), "HOME": str(self.home), "PATH": "/usr/bin:/bin"}
         argv = [str(self.binary), "--kubeconfig", str(self.kubeconfig), *args]
         done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout)
         if done.returncode != 0:

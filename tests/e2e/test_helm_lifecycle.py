@@ -1,11 +1,12 @@
 """The chart's whole life on a cluster, as a platform engineer lives it, with the operator running as the chart's pod:
 
-1. ``helm install`` of the previous release (0.1.0, packaged in tests/fixtures/charts) onto a cluster that still has
-   an older kubetune's TrainingJob CRD: Helm leaves existing CRDs alone, so a status field added since is pruned;
-2. ``helm upgrade`` to this chart: its pre-upgrade hook (``kubetune crds apply``) brings the CRDs to this version, and
-   the field is kept;
+1. ``helm install`` of the previous release (0.1.0, packaged in tests/fixtures/charts): its CRDs lack a field the API
+   has gained since (TrainingJob ``status.progress.eta``), which the API server prunes;
+2. ``helm upgrade`` to this chart: its pre-upgrade hook (``kubetune crds apply``) brings the CRDs to this version
+   (Helm itself never upgrades crds/), the field is kept, and two operator replicas share the Lease;
 3. the quickstart's happy path (train, then hot-load on a 2-replica vLLM and answer through the adapter) served by
-   the operator the chart runs, which connects in-cluster with its projected service-account token;
+   the operator the chart runs (the Lease holder), which connects in-cluster with its projected service-account
+   token;
 4. ``helm uninstall``: the pre-delete hook deletes every kubetune object while the operator still unloads adapters,
    and nothing is left: no kubetune object, no stuck namespace;
 5. ``uninstall.resources=keep``: the objects stay, freed of the finalizer, and their namespace deletes without an
@@ -39,8 +40,6 @@ pytestmark = [pytest.mark.cluster, pytest.mark.vllm, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 PREVIOUS_CHART = REPO / "tests" / "fixtures" / "charts" / "kubetune-0.1.0.tgz"
-# crds/ as the repository shipped them at 8a2e3b3: no TrainingJob status.progress.resumedFromStep yet.
-OLD_TRAININGJOB_CRD = REPO / "tests" / "fixtures" / "crds" / "kubetune.dev_trainingjobs-8a2e3b3.yaml"
 RELEASE = "kubetune"
 NAMESPACE = "kubetune-system"
 TENANT = "tenant"
@@ -77,8 +76,11 @@ def helm(lifecycle_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFacto
 
 @pytest.fixture(scope="module")
 def values() -> Json:
-    # A free metrics port (pods share this machine's network here); progress read every second, as the e2e tests do.
-    return {"metrics": {"port": free_port()}, "settings": {"progressInterval": 1}}
+    # Pods share this machine's network here: each replica binds its health endpoint to its own pod IP, and metrics
+    # are off (two replicas cannot both bind one port; tests/unit/deploy covers them). Progress is read every second,
+    # as the other e2e tests do.
+    return {"health": {"address": "$(POD_IP)", "port": free_port()}, "metrics": {"port": 0},
+            "settings": {"progressInterval": 1}}
 
 
 def crd(kube: KubeREST, plural: str) -> Json:
@@ -90,21 +92,27 @@ def progress_schema(kube: KubeREST) -> Json:
     return dict(schema["properties"]["status"]["properties"]["progress"]["properties"])
 
 
-def stored_resumed_from_step(kube: KubeREST, name: str) -> Any:
-    """Dry-run a status patch setting progress.resumedFromStep and return what the API server would store."""
+def stored_eta(kube: KubeREST, name: str) -> Any:
+    """Dry-run a status patch setting progress.eta (added to the API after 0.1.0) and return what would be stored."""
     path = KubeREST.path(GROUP_VERSION, "trainingjobs", TENANT, name) + "/status"
-    stored = kube.request("PATCH", path, {"status": {"progress": {"step": 7, "resumedFromStep": 5}}},
+    stored = kube.request("PATCH", path, {"status": {"progress": {"step": 7, "eta": "2m"}}},
                           content_type="application/merge-patch+json", query={"dryRun": "All"})
-    return stored.get("status", {}).get("progress", {}).get("resumedFromStep")
+    return stored.get("status", {}).get("progress", {}).get("eta")
 
 
-def operator_pod(kube: KubeREST) -> Json:
+def operator_pods(kube: KubeREST) -> list[Json]:
     # The operator's pods are the release's pods without a component (hook Jobs, the dashboard and Postgres have one).
     selector = f"app.kubernetes.io/name=kubetune,app.kubernetes.io/instance={RELEASE},!app.kubernetes.io/component"
     pods = kube.get(KubeREST.path_for("Pod", NAMESPACE), labelSelector=selector)["items"]
-    running = [p for p in pods if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")]
-    assert len(running) == 1, [(p["metadata"]["name"], p["status"].get("phase")) for p in pods]
-    return running[0]
+    return [p for p in pods if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")]
+
+
+def leader_pod(kube: KubeREST) -> Json:
+    """The operator pod holding the Lease: the one that acts."""
+    lease = kube.get(KubeREST.path_for("Lease", NAMESPACE, "kubetune-operator"))
+    holder = lease["spec"].get("holderIdentity")
+    [pod] = [p for p in operator_pods(kube) if p["metadata"]["name"] == holder]
+    return pod
 
 
 def kubetune_objects(kube: KubeREST) -> list[str]:
@@ -132,22 +140,15 @@ def release_objects(kube: KubeREST) -> list[str]:
     return found
 
 
-def step_install_previous_release(kube: KubeREST, helm: Helm, values: Json) -> None:
-    old = yaml.safe_load(OLD_TRAININGJOB_CRD.read_text())
-    kube.apply(old)
+def test_install_previous_release(kube: KubeREST, helm: Helm, values: Json) -> None:
     helm.install(RELEASE, NAMESPACE, chart=PREVIOUS_CHART, values=values)
     [revision] = helm.history(RELEASE, NAMESPACE)
     assert (revision["chart"], revision["status"]) == ("kubetune-0.1.0", "deployed")
-    # Helm installs crds/ only where none exists: the older TrainingJob CRD stays, and with it the older schema.
-    assert "resumedFromStep" not in progress_schema(kube)
+    assert "eta" not in progress_schema(kube), "0.1.0's CRDs predate the field"
     ensure_namespace(kube, TENANT)
     job = yaml.safe_load((REPO / "examples" / "trainingjob-minimal.yaml").read_text())
     kube.create(KubeREST.path(GROUP_VERSION, "trainingjobs", TENANT), job)
-    assert stored_resumed_from_step(kube, job["metadata"]["name"]) is None, "pruned by the old schema"
-
-
-def test_install_previous_release(kube: KubeREST, helm: Helm, values: Json) -> None:
-    step_install_previous_release(kube, helm, values)
+    assert stored_eta(kube, job["metadata"]["name"]) is None, "pruned by the old schema"
     steps_passed.add("install")
 
 
@@ -164,12 +165,15 @@ def test_upgrade_applies_this_versions_crds(kube: KubeREST, helm: Helm, values: 
         assert stored["spec"]["versions"] == manifest["spec"]["versions"], manifest["metadata"]["name"]
         assert "kubetune" in {m["manager"] for m in stored["metadata"]["managedFields"]}, "applied by the hook"
     job = yaml.safe_load((REPO / "examples" / "trainingjob-minimal.yaml").read_text())
-    assert stored_resumed_from_step(kube, job["metadata"]["name"]) == 5, "the field added since is accepted"
+    assert stored_eta(kube, job["metadata"]["name"]) == "2m", "the field added since is accepted"
     # The hook's Job, ServiceAccount and RBAC are gone once it succeeded.
     assert not [o for o in release_objects(kube) if "-hooks" in o or "-crds" in o], release_objects(kube)
-    pod = operator_pod(kube)
-    env = {e["name"] for e in pod["spec"]["containers"][0]["env"]}
-    assert {"POD_NAME", "POD_NAMESPACE"} <= env, "the pod of the 0.2.0 template"
+    # Two replicas of the 0.2.0 template, one of them holding the Lease, and a budget that keeps one.
+    pods = wait_for(lambda: (lambda ps: ps if len(ps) == 2 else None)(operator_pods(kube)), 120,
+                    what="two operator pods")
+    assert all({"POD_NAME", "POD_NAMESPACE"} <= {e["name"] for e in p["spec"]["containers"][0]["env"]} for p in pods)
+    wait_for(lambda: leader_pod(kube), 60, what="an operator pod holding the Lease")
+    assert kube.get(KubeREST.path_for("PodDisruptionBudget", NAMESPACE, "kubetune"))["spec"]["minAvailable"] == 1
     steps_passed.add("upgrade")
 
 
@@ -179,7 +183,7 @@ def test_happy_path_through_the_installed_operator(lifecycle_cluster: LocalClust
     after("upgrade")
     # The quickstart, with no operator of its own: only the chart's pod can train and hot-load.
     assert demo.run(kube, None, tmp_path) == 0
-    pod = operator_pod(kube)
+    pod = leader_pod(kube)
     log = lifecycle_cluster.pod_log(NAMESPACE, pod["metadata"]["name"])
     assert "Activity 'in-cluster' succeeded" in log, "logged in with the pod's service account, in-cluster"
     assert f"[{demo.NAMESPACE}/facts]" in log, log[-3000:]

@@ -66,18 +66,11 @@ def test_bad_values_are_refused_naming_the_field(values: dict[str, Any], message
         deploy.helm_template(values)
 
 
-def test_one_replica_recreates_and_has_no_disruption_budget() -> None:
+def test_two_replicas_by_default_roll_and_keep_one_available() -> None:
     docs = render()
     deployment = operator_deployment(docs)
-    assert deployment["spec"]["replicas"] == 1
-    assert deployment["spec"]["strategy"] == {"type": "Recreate"}, "never two operators without leader election"
-    assert not of_kind(docs, "PodDisruptionBudget"), "minAvailable 1 of 1 would block every drain"
-
-
-def test_two_replicas_roll_and_keep_one_available() -> None:
-    docs = render({"replicas": 2})
-    deployment = operator_deployment(docs)
     assert deployment["spec"]["replicas"] == 2
+    # A new pod starts as a standby before an old one stops; the Lease decides which one acts.
     assert deployment["spec"]["strategy"] == {"type": "RollingUpdate",
                                               "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
     [budget] = of_kind(docs, "PodDisruptionBudget")
@@ -85,19 +78,24 @@ def test_two_replicas_roll_and_keep_one_available() -> None:
     assert budget["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
 
 
-def test_leader_election_lease_rights_are_exactly_create_and_the_named_lease() -> None:
-    docs = render()
-    [role] = [r for r in of_kind(docs, "Role") if r["metadata"]["name"].endswith("-leader-election")]
-    assert role["metadata"]["namespace"] == deploy.NAMESPACE
-    assert role["rules"] == [
-        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
-        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": ["kubetune-operator"],
-         "verbs": ["get", "update"]}]
-    [binding] = [b for b in of_kind(docs, "RoleBinding") if b["metadata"]["name"].endswith("-leader-election")]
-    assert binding["subjects"][0]["name"] == operator_deployment(docs)["spec"]["template"]["spec"]["serviceAccountName"]
-    env = {e["name"]: e for e in operator_container(docs)["env"]}
+def test_one_replica_has_no_disruption_budget() -> None:
+    docs = render({"replicas": 1})
+    assert operator_deployment(docs)["spec"]["replicas"] == 1
+    assert not of_kind(docs, "PodDisruptionBudget"), "minAvailable 1 of 1 would block every drain"
+
+
+def test_each_replica_knows_its_pod_for_the_lease_and_binds_its_health_endpoint() -> None:
+    docs = render({"health": {"address": "$(POD_IP)", "port": 8181}})
+    container = operator_container(docs)
+    env = {e["name"]: e for e in container["env"]}
     assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     assert env["POD_NAMESPACE"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    assert env["POD_IP"]["valueFrom"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+    assert "--liveness=http://$(POD_IP):8181/healthz" in container["args"]
+    assert {"name": "health", "containerPort": 8181} in container["ports"]
+    [binding] = [b for b in of_kind(docs, "RoleBinding") if b["metadata"]["name"].endswith("-leader-election")]
+    assert binding["subjects"][0]["name"] == operator_deployment(docs)["spec"]["template"]["spec"][
+        "serviceAccountName"]
 
 
 def hook_jobs(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
