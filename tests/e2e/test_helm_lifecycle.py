@@ -140,8 +140,9 @@ def release_objects(kube: KubeREST) -> list[str]:
     return found
 
 
-def test_install_previous_release(kube: KubeREST, helm: Helm, values: Json) -> None:
-    helm.install(RELEASE, NAMESPACE, chart=PREVIOUS_CHART, values=values)
+def test_install_previous_release(kube: KubeREST, helm: Helm) -> None:
+    # 0.1.0 runs one replica and renders a metrics port of 0 as an invalid containerPort: give it a free one.
+    helm.install(RELEASE, NAMESPACE, chart=PREVIOUS_CHART, values={"metrics": {"port": free_port()}})
     [revision] = helm.history(RELEASE, NAMESPACE)
     assert (revision["chart"], revision["status"]) == ("kubetune-0.1.0", "deployed")
     assert "eta" not in progress_schema(kube), "0.1.0's CRDs predate the field"
