@@ -249,9 +249,11 @@ def test_uninstall_keeping_resources_frees_them_of_the_finalizer(kube: KubeREST,
     assert "kubetune objects are kept (their finalizer is removed)" in notes
     ensure_namespace(kube, "keep")
     ftm = yaml.safe_load((REPO / "examples" / "finetunedmodel-minimal.yaml").read_text())
+    # A serving target makes its cleanup real, so the operator puts its finalizer on (the Deployment need not exist).
+    ftm["spec"]["serving"] = {"targets": [{"deployment": "vllm", "port": 8000}]}
     path = KubeREST.path(GROUP_VERSION, "finetunedmodels", "keep", ftm["metadata"]["name"])
     kube.create(KubeREST.path(GROUP_VERSION, "finetunedmodels", "keep"), ftm)
-    wait_for(lambda: "kubetune.dev/finalizer" in (kube.get(path)["metadata"].get("finalizers") or []), 60,
+    wait_for(lambda: "kubetune.dev/finalizer" in (kube.get(path)["metadata"].get("finalizers") or []), 120,
              what="the operator's finalizer")
 
     helm.uninstall(RELEASE, NAMESPACE)
