@@ -11,7 +11,7 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 PYTEST_ARGS ?=
 
-.PHONY: all venv kube helm crds deploy lint test test-unit demo clean-venv
+.PHONY: all venv kube helm crds deploy images lint test test-unit demo clean-venv
 all: test
 
 $(VENV)/.installed: pyproject.toml devcluster/pyproject.toml
@@ -35,6 +35,13 @@ crds: venv
 
 deploy: venv helm
 	$(PY) -m kubetune_devcluster.deploy
+
+# The operator and CPU trainer images (IMAGES="operator trainer-cpu trainer-gpu" adds the CUDA one), with docker,
+# buildah or podman, whichever this machine has; from a Debian base built with debootstrap where no registry answers.
+# Minutes, not part of `make test`; tests/integration/images proves their contents once they exist.
+IMAGES ?= operator trainer-cpu
+images:
+	WHEELHOUSE=$(WHEELHOUSE) bash images/build.sh $(IMAGES)
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -31,18 +31,25 @@ def helm_binary() -> Path:
 
 
 def helm_template(values: dict[str, Any] | None = None, release: str = "kubetune", namespace: str = NAMESPACE,
-                  include_crds: bool = True) -> str:
-    """``helm template`` of the chart, with ``values`` given as --set-json."""
-    argv = [str(helm_binary()), "template", release, str(CHART), "--namespace", namespace]
+                  include_crds: bool = True, hooks: bool = False, chart: Path | str = CHART) -> str:
+    """``helm template`` of the chart, with ``values`` given as --set-json. Without ``hooks``, the Helm hooks (the CRD
+    upgrade and uninstall Jobs, and their RBAC) are left out: they only mean something to Helm."""
+    argv = [str(helm_binary()), "template", release, str(chart), "--namespace", namespace]
     if include_crds:
         argv.append("--include-crds")
+    if not hooks:
+        argv.append("--no-hooks")
     for key, value in (values or {}).items():
         argv += ["--set-json", f"{key}={json.dumps(value)}"]
-    return subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+    done = subprocess.run(argv, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"helm template failed ({done.returncode}): {done.stderr.strip()}")
+    return done.stdout
 
 
 def render_manifest() -> str:
-    """The plain-YAML install: a Namespace, the CRDs, and the chart's objects."""
+    """The plain-YAML install: a Namespace, the CRDs, and the chart's objects. No hooks: `kubectl apply` of the file
+    upgrades the CRDs itself, and `kubetune crds purge` before `kubectl delete` does the uninstall hook's work."""
     namespace = yaml.safe_dump({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
                                sort_keys=False)
     return HEADER + namespace + "---\n" + helm_template()

@@ -48,3 +48,111 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   resources: [events]
   verbs: [create, patch, list]
 {{- end -}}
+
+{{- define "kubetune.image" -}}
+{{ printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) | quote }}
+{{- end -}}
+
+{{- define "kubetune.imagePullSecrets" -}}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* The operator image runs as this non-root user (images/operator/Dockerfile). */}}
+{{- define "kubetune.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 65532
+runAsGroup: 65532
+seccompProfile: {type: RuntimeDefault}
+{{- end -}}
+
+{{- define "kubetune.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+capabilities: {drop: [ALL]}
+{{- end -}}
+
+{{/* Namespaces the hook Jobs clean up: the watched ones, or every one. */}}
+{{- define "kubetune.purgeScope" -}}
+{{- if .Values.watchNamespaces }}
+{{- range .Values.watchNamespaces }}
+- --namespace={{ . }}
+{{- end }}
+{{- else }}
+- --all-namespaces
+{{- end }}
+{{- end -}}
+
+{{- define "kubetune.postgresqlName" -}}
+{{ include "kubetune.fullname" . }}-postgresql
+{{- end -}}
+
+{{- define "kubetune.postgresqlSecret" -}}
+{{ .Values.postgresql.auth.existingSecret | default (include "kubetune.postgresqlName" .) }}
+{{- end -}}
+
+{{/*
+KUBETUNE_DATABASE_URL for the Postgres mirror: from database.existingSecret, else built from the bundled PostgreSQL's
+generated password ($(VAR) references expand from variables defined before them). Nothing when there is no database.
+*/}}
+{{- define "kubetune.databaseEnv" -}}
+{{- if .Values.database.existingSecret.name }}
+- name: KUBETUNE_DATABASE_URL
+  valueFrom: {secretKeyRef: {name: {{ .Values.database.existingSecret.name }}, key: {{ .Values.database.existingSecret.key }}}}
+{{- else if .Values.postgresql.enabled }}
+- name: KUBETUNE_DATABASE_PASSWORD
+  valueFrom: {secretKeyRef: {name: {{ include "kubetune.postgresqlSecret" . }}, key: password}}
+- name: KUBETUNE_DATABASE_URL
+  value: "postgresql://{{ .Values.postgresql.auth.username }}:$(KUBETUNE_DATABASE_PASSWORD)@{{ include "kubetune.postgresqlName" . }}.{{ .Release.Namespace }}.svc:5432/{{ .Values.postgresql.auth.database }}"
+{{- end }}
+{{- end -}}
+
+{{/* A hook Job running `kubetune <args>` from the operator image as the hooks' ServiceAccount. */}}
+{{- define "kubetune.hookJob" -}}
+{{- $root := .root }}
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {{ .name }}
+  namespace: {{ $root.Release.Namespace }}
+  labels: {{- include "kubetune.labels" $root | nindent 4 }}
+  annotations:
+    helm.sh/hook: {{ .events }}
+    helm.sh/hook-weight: "0"
+    helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+spec:
+  backoffLimit: 2
+  activeDeadlineSeconds: {{ .deadline }}
+  template:
+    metadata:
+      labels: {{- include "kubetune.selectorLabels" $root | nindent 8 }}
+        app.kubernetes.io/component: hook
+    spec:
+      restartPolicy: Never
+      serviceAccountName: {{ include "kubetune.fullname" $root }}-hooks
+      {{- include "kubetune.imagePullSecrets" $root | nindent 6 }}
+      securityContext: {{- include "kubetune.podSecurityContext" $root | nindent 8 }}
+      {{- with $root.Values.priorityClassName }}
+      priorityClassName: {{ . }}
+      {{- end }}
+      containers:
+      - name: kubetune
+        image: {{ include "kubetune.image" $root }}
+        imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+        command: [kubetune]
+        args: {{- .args | toYaml | nindent 8 }}
+        {{- if has "purge" .args }}
+        {{- include "kubetune.purgeScope" $root | nindent 8 }}
+        {{- end }}
+        resources: {{- toYaml $root.Values.hooks.resources | nindent 10 }}
+        securityContext: {{- include "kubetune.containerSecurityContext" $root | nindent 10 }}
+        volumeMounts: [{name: tmp, mountPath: /tmp}]
+      volumes: [{name: tmp, emptyDir: {}}]
+      {{- with $root.Values.nodeSelector }}
+      nodeSelector: {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $root.Values.tolerations }}
+      tolerations: {{- toYaml . | nindent 8 }}
+      {{- end }}
+{{- end -}}

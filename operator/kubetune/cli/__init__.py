@@ -18,10 +18,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from . import compare, completion, dataset, db, get, history, logs, models, operator, train, watch
+from . import compare, completion, crds, dataset, db, get, history, logs, models, operator, train, watch
 from .errors import EXIT_USAGE, CliError, one_line
 
-GROUPS = (train, watch, get, models, logs, compare, history, dataset, db, operator, completion)
+GROUPS = (train, watch, get, models, logs, compare, history, dataset, db, crds, operator, completion)
 
 
 class Parser(argparse.ArgumentParser):

@@ -4,6 +4,7 @@ its cleanup."""
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -12,6 +13,7 @@ import kopf
 
 from ..builders.naming import MANAGED_BY, OPERATOR, TRAININGJOB
 from ..kube import KubeClient, Resource
+from ..kube.connection import SERVICE_ACCOUNT_DIR, Connection
 from ..settings import OperatorSettings
 from . import model_reconcile, training_reconcile
 from .memory import trim_periodically
@@ -85,7 +87,19 @@ async def operator_cleanup(memo: Any, **_: Any) -> None:
 
 
 @kopf.on.login()
-async def operator_login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-    # kopf's default tries the kubernetes client first, which reads $KUBECONFIG at import time; use kopf's own
-    # readers, in the same order as kubetune.kube's client: in-cluster, then $KUBECONFIG.
-    return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+def operator_login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    """The same credentials as kubetune's own client (``Connection.discover``): an explicit $KUBECONFIG, else
+    client-go's in-cluster configuration, the API server at $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT with the
+    pod's service-account token. (kopf's own service-account reader assumes https://kubernetes.default.svc, which
+    needs cluster DNS: a hostNetwork pod with dnsPolicy Default has none, nor does the test ground's process node.)"""
+    if os.environ.get("KUBECONFIG") or not os.environ.get("KUBERNETES_SERVICE_HOST") \
+            or not (SERVICE_ACCOUNT_DIR / "token").exists():
+        return kopf.login_with_kubeconfig(**kwargs)
+    connection = Connection.in_cluster()
+    namespace_file = SERVICE_ACCOUNT_DIR / "namespace"
+    return kopf.ConnectionInfo(
+        server=connection.server,
+        ca_path=connection.ca_file if connection.ca_file and os.path.exists(connection.ca_file) else None,
+        token=connection.bearer(),  # read again on each login: kopf logs in anew on a 401 (projected tokens rotate)
+        default_namespace=namespace_file.read_text().strip() if namespace_file.exists() else None,
+    )

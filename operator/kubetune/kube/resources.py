@@ -69,6 +69,8 @@ KINDS: dict[str, Resource] = {
     "PriorityClass": Resource("scheduling.k8s.io/v1", "priorityclasses", namespaced=False),
     "CustomResourceDefinition": Resource("apiextensions.k8s.io/v1", "customresourcedefinitions", namespaced=False),
     "NetworkPolicy": Resource("networking.k8s.io/v1", "networkpolicies"),
+    "Ingress": Resource("networking.k8s.io/v1", "ingresses"),
+    "PodDisruptionBudget": Resource("policy/v1", "poddisruptionbudgets"),
 }
 
 

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from kubetune_devcluster import deploy
+from kubetune_devcluster.controlplane import LocalCluster
 from kubetune_devcluster.kubeapi import KubeREST
 
 pytestmark = pytest.mark.cluster
@@ -39,3 +40,27 @@ def test_namespaced_chart_is_valid(kube: KubeREST, namespace: str) -> None:
                                                                include_crds=False)) if d]
     for doc in docs:
         dry_run_create(kube, doc, doc["metadata"].get("namespace", namespace))
+
+
+def release_values(name: str, namespace: str) -> dict[str, Any]:
+    return {
+        "default": {},
+        "namespaced": {"watchNamespaces": [namespace]},
+        # Every toggle whose kinds this cluster serves (ServiceMonitor and PrometheusRule need the Prometheus
+        # Operator's CRDs, which are not installed here; tests/unit/deploy checks them).
+        "everything": {"replicas": 2, "postgresql": {"enabled": True},
+                       "metrics": {"grafanaDashboard": {"enabled": True}},
+                       "dashboard": {"enabled": True, "ingress": {"enabled": True}}},
+    }[name]
+
+
+@pytest.mark.parametrize("name", ["default", "namespaced", "everything"])
+def test_helm_template_passes_kubectl_server_dry_run(cluster: LocalCluster, crds: list[dict[str, Any]],
+                                                     namespace: str, name: str) -> None:
+    """`helm template | kubectl apply --dry-run=server -f -`, hooks included, released into the test's namespace."""
+    rendered = deploy.helm_template(release_values(name, namespace), release=f"kt-{name}", namespace=namespace,
+                                    include_crds=False, hooks=True)
+    done = cluster.kubectl("apply", "--dry-run=server", "-f", "-", input=rendered, check=False)
+    assert done.returncode == 0, done.stderr
+    applied = [line for line in done.stdout.splitlines() if line.endswith("(server dry run)")]
+    assert len(applied) == len([d for d in yaml.safe_load_all(rendered) if d])
