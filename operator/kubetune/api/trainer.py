@@ -33,6 +33,7 @@ TERMINATION_MESSAGE_MAX_BYTES = 4096
 
 DEFAULT_CONFIG_PATH = "/etc/kubetune/job.json"
 DEFAULT_DATABASE_URL_ENV = "KUBETUNE_DATABASE_URL"
+DEFAULT_HUB_TOKEN_ENV = "HF_TOKEN"
 DEFAULT_PROGRESS_PORT = 8080
 
 DatasetFormat = Literal["openai", "chatml", "alpaca", "sharegpt", "prompt-completion", "text"]
@@ -40,11 +41,13 @@ LrScheduler = Literal[
     "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt"
 ]
 ResultReason = Literal[
-    "Completed", "DatasetInvalid", "ConfigInvalid", "DatasetUnavailable", "TrainingError", "Preempted"
+    "Completed", "DatasetInvalid", "ConfigInvalid", "DatasetUnavailable", "BaseModelUnavailable", "TrainingError",
+    "Preempted",
 ]
 """``Completed`` on success; ``DatasetInvalid`` (exit 3) and ``ConfigInvalid`` (exit 4) are permanent;
-``DatasetUnavailable`` (the source could not be read: network, database), ``TrainingError`` and ``Preempted`` (SIGTERM:
-a checkpoint was saved and the run stopped) exit 1, retriable."""
+``DatasetUnavailable`` (the source could not be read: network, database), ``BaseModelUnavailable`` (the Hub could not
+be reached or answered 5xx), ``TrainingError`` and ``Preempted`` (SIGTERM: a checkpoint was saved and the run stopped)
+exit 1, retriable."""
 TrainerPhase = Literal["Starting", "Validating", "Loading", "Training", "Saving", "Succeeded", "Failed"]
 
 
@@ -69,6 +72,21 @@ class JobRef(_Config):
     uid: str = Field(default="", description="TrainingJob metadata.uid.")
 
 
+class HubModel(_Config):
+    """A model repository on the Hugging Face Hub (or the endpoint ``HF_ENDPOINT`` names), downloaded at start."""
+
+    repo_id: str = Field(min_length=1, description="<org>/<repo>.")
+    revision: str | None = Field(
+        default=None, min_length=1, description="Branch, tag or commit sha; None means the default branch (main)."
+    )
+    token_env: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Name of the environment variable holding the access token (filled from a Secret; the token "
+        "itself never appears in the config). None: download without a token.",
+    )
+
+
 class BaseModelRef(_Config):
     """The base model: its served name and where its weights are in the pod."""
 
@@ -77,7 +95,12 @@ class BaseModelRef(_Config):
         description="The base's served name (what vLLM calls it); written to the adapter's "
         "adapter_config.json as base_model_name_or_path.",
     )
-    path: str = Field(min_length=1, description="Local directory in the pod with config.json, weights and tokenizer.")
+    path: str = Field(
+        min_length=1,
+        description="Local directory in the pod with config.json, weights and tokenizer; where ``hub`` is set, the "
+        "trainer downloads the snapshot into it before anything loads the model.",
+    )
+    hub: HubModel | None = Field(default=None, description="Download the base from the Hub into ``path`` first.")
 
 
 class PostgresQuery(_Config):

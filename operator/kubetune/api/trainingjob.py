@@ -8,7 +8,7 @@ import re
 from datetime import datetime
 from typing import Annotated, ClassVar, Literal, Self
 
-from pydantic import Field, PlainValidator, StringConstraints, WithJsonSchema, model_validator
+from pydantic import AfterValidator, Field, PlainValidator, StringConstraints, WithJsonSchema, model_validator
 
 from .common import (
     Condition,
@@ -16,19 +16,90 @@ from .common import (
     DatasetSource,
     DnsLabel,
     LocalObjectRef,
-    ModelSource,
+    ModelUri,
+    PvcSource,
     ResourceRequirements,
+    SecretKeyRef,
     ServingSpec,
     StorageTarget,
     TrainingMetrics,
     conditions_field,
 )
 from .resource import AGE_COLUMN, CrdInfo, PrinterColumn, Resource
-from .schema import ApiModel, Rule
+from .schema import ApiModel, Rule, cel
 
 ModelName = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\s]+$")]
 
 # -- spec --------------------------------------------------------------------------------------------------------
+
+
+# hf://<org>/<repo>[@revision]. The repo id follows huggingface_hub's own rule (letters, digits, '-', '_', '.', at most
+# 96 per part, no '--' or '..'); a revision is a branch, a tag or a commit sha, git ref names such as refs/pr/1
+# included. RE2 and Python read this pattern alike, so the API server and the operator refuse the same URIs.
+_HUB_NAME = r"[A-Za-z0-9_]([A-Za-z0-9_.-]{0,94}[A-Za-z0-9_])?"
+HF_URI = rf"^hf://({_HUB_NAME}/)?{_HUB_NAME}(@[A-Za-z0-9_]([A-Za-z0-9_./-]{{0,253}}[A-Za-z0-9_])?)?$"
+HF_URI_RULE = Rule(
+    f"!self.startsWith('hf://') || (self.matches('{HF_URI}') && !self.contains('..') && "
+    "!self.split('@')[0].contains('--'))",
+    "uri must be hf://<org>/<repo>[@revision]: org and repo of letters, digits, '-', '_' and '.' (at most 96 each, "
+    "no '--' or '..'), and revision a branch, a tag or a 40-character commit sha "
+    "(e.g. hf://Qwen/Qwen2.5-0.5B-Instruct@main)",
+)
+HUB_ONLY_RULE = Rule(
+    "self.startsWith('hf://')",
+    "only hf://<org>/<repo>[@revision] base models can be trained on; s3:// and https:// are not supported: copy the "
+    "weights to a PersistentVolumeClaim and use source.pvc",
+)
+
+
+def _check_hub_uri(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not value.startswith("hf://"):
+        raise ValueError(HUB_ONLY_RULE.message)
+    if not re.fullmatch(HF_URI, value) or ".." in value or "--" in value.split("@")[0]:
+        raise ValueError(HF_URI_RULE.message)
+    return value
+
+
+class BaseModelSource(ApiModel):
+    """Where a base model's weights are read from: exactly one of pvc or uri (hf:// only)."""
+
+    one_of = ("pvc", "uri")
+    cel_rules = (
+        Rule(
+            "!has(self.tokenSecretRef) || has(self.uri)",
+            "tokenSecretRef applies only to an hf:// uri; a pvc source needs no token",
+            field_path=".tokenSecretRef",
+        ),
+    )
+
+    pvc: PvcSource | None = Field(default=None, description="A directory on a PersistentVolumeClaim.")
+    uri: Annotated[ModelUri | None, AfterValidator(_check_hub_uri)] = Field(
+        default=None,
+        description="A model on the Hugging Face Hub: hf://<org>/<repo>[@revision], where revision is a branch, a "
+        "tag or a commit sha (default: main). The training pod downloads it at start into its own /tmp "
+        "(an emptyDir); s3:// and https:// are not supported for training.",
+        json_schema_extra=cel(HUB_ONLY_RULE, HF_URI_RULE),
+    )
+    token_secret_ref: SecretKeyRef | None = Field(
+        default=None,
+        description="Secret key holding a Hugging Face access token, for a private or gated model. The training pod "
+        "reads it as HF_TOKEN; it is never written into the job config, status, events or logs.",
+    )
+
+    @model_validator(mode="after")
+    def _token_needs_uri(self) -> Self:
+        if self.token_secret_ref is not None and self.uri is None:
+            raise ValueError(self.cel_rules[0].message)
+        return self
+
+    def hub_repo(self) -> tuple[str, str | None] | None:
+        """``(repo id, revision or None for the default branch)`` of an hf:// uri; None for any other source."""
+        if self.uri is None or not self.uri.startswith("hf://"):
+            return None
+        repo, _, revision = self.uri.removeprefix("hf://").partition("@")
+        return repo, revision or None
 
 
 class BaseModelSpec(ApiModel):
@@ -37,7 +108,9 @@ class BaseModelSpec(ApiModel):
     name: ModelName = Field(
         description="Model identifier, as vLLM serves it and the adapter records it (e.g. google/gemma-3-12b-it)."
     )
-    source: ModelSource = Field(description="Where the weights are read from: exactly one of pvc or uri.")
+    source: BaseModelSource = Field(
+        description="Where the weights are read from: exactly one of pvc or uri (hf:// only)."
+    )
 
 
 class Dataset(ApiModel):

@@ -10,11 +10,13 @@ from typing import Any
 from ..api import TrainingJob
 from ..api.trainer import (
     DEFAULT_DATABASE_URL_ENV,
+    DEFAULT_HUB_TOKEN_ENV,
     EXIT_CONFIG_INVALID,
     EXIT_DATASET_INVALID,
     BaseModelRef,
     CheckpointSettings,
     DatasetConfig,
+    HubModel,
     Hyperparameters,
     JobRef,
     LoraSettings,
@@ -38,6 +40,8 @@ CONFIG_DIR = "/etc/kubetune"
 CONFIG_FILE = "job.json"
 INLINE_DATASET_FILE = "dataset.jsonl"
 BASE_MODEL_DIR = "/models/base"
+HF_HOME = "/tmp/hf"
+HUB_BASE_MODEL_DIR = f"{HF_HOME}/base"
 DATASET_DIR = "/data"
 OUTPUT_DIR = "/output"
 CONTAINER = "trainer"
@@ -92,12 +96,18 @@ def _base_model(tj: TrainingJob, wiring: _Wiring) -> BaseModelRef:
             mount["subPath"] = source.pvc.path
         wiring.mounts.append(mount)
         return BaseModelRef(name=tj.spec.base_model.name, path=BASE_MODEL_DIR)
-    uri = source.uri or ""
-    if uri.startswith("hf://"):
-        # transformers resolves a repo id through the Hugging Face Hub (HF_TOKEN from the pod's env if private).
-        return BaseModelRef(name=tj.spec.base_model.name, path=uri.removeprefix("hf://").split("@", 1)[0])
-    raise UnsupportedSpec(f"spec.baseModel.source.uri: {uri.split('://', 1)[0]}:// is not supported for training; "
-                          "use hf://<org>/<repo> or a pvc source")
+    hub = source.hub_repo()
+    assert hub is not None, "the API admits only pvc and hf:// base model sources"
+    repo_id, revision = hub
+    token_env = None
+    if source.token_secret_ref is not None:
+        # The token reaches the pod only through its env, from the Secret: never in the ConfigMap'd config.
+        token_env = DEFAULT_HUB_TOKEN_ENV
+        wiring.env.append({"name": token_env, "valueFrom": {"secretKeyRef": {
+            "name": source.token_secret_ref.name, "key": source.token_secret_ref.key}}})
+    # The trainer downloads the snapshot into the pod's /tmp emptyDir, then loads it offline from there.
+    return BaseModelRef(name=tj.spec.base_model.name, path=HUB_BASE_MODEL_DIR,
+                        hub=HubModel(repo_id=repo_id, revision=revision, token_env=token_env))
 
 
 def _dataset(tj: TrainingJob, wiring: _Wiring) -> DatasetConfig:
@@ -219,7 +229,7 @@ def build_training_job(tj: TrainingJob, settings: OperatorSettings) -> dict[str,
         "env": [
             {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
             {"name": "PYTHONUNBUFFERED", "value": "1"},
-            {"name": "HF_HOME", "value": "/tmp/hf"},
+            {"name": "HF_HOME", "value": HF_HOME},
             *wiring.env,
         ],
         "ports": [{"name": "progress", "containerPort": settings.progress_port}],

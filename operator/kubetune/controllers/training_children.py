@@ -53,6 +53,9 @@ async def missing_references(client: KubeClient, tj: TrainingJob) -> list[Missin
     if spec.base_model.source.pvc:
         wanted.append((PVCS, spec.base_model.source.pvc.claim_name, "PersistentVolumeClaimNotFound",
                        "spec.baseModel.source.pvc.claimName"))
+    if spec.base_model.source.token_secret_ref:
+        wanted.append((SECRETS, spec.base_model.source.token_secret_ref.name, "SecretNotFound",
+                       "spec.baseModel.source.tokenSecretRef"))
     source = spec.dataset.source
     if source.pvc:
         wanted.append((PVCS, source.pvc.claim_name, "PersistentVolumeClaimNotFound", "spec.dataset.source.pvc"))

@@ -50,6 +50,13 @@ class DatasetUnavailable(TrainerError):
     exit_code = EXIT_RETRIABLE
 
 
+class BaseModelUnavailable(TrainerError):
+    """The base model could not be downloaded (the Hub unreachable, timed out, rate-limited or 5xx). Worth a retry."""
+
+    reason: ResultReason = "BaseModelUnavailable"
+    exit_code = EXIT_RETRIABLE
+
+
 class TrainingFailed(TrainerError):
     """Training itself failed (a crash in the backend, out of memory). Worth a retry from the last checkpoint."""
 

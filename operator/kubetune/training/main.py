@@ -30,11 +30,16 @@ DEFAULT_TERMINATION_PATH = "/dev/termination-log"
 
 def _quiet_libraries() -> None:
     """Pod logs: one line per logging step, not progress bars and advice."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the base model is local; never reach for a hub
+    # The base model is local: loading it must never reach for a hub. huggingface_hub has read HF_HUB_OFFLINE by now
+    # (the training modules import transformers), so this reaches only child processes; hub.py turns the flag itself
+    # on, after downloading an hf:// base.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import datasets
+    import huggingface_hub
     import transformers
 
+    huggingface_hub.utils.disable_progress_bars()
     datasets.disable_progress_bars()
     transformers.utils.logging.disable_progress_bar()
     transformers.utils.logging.set_verbosity_warning()

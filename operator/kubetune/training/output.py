@@ -40,10 +40,12 @@ class WrittenAdapter:
     manifest: dict[str, Any]
 
 
-def write_adapter(model: Any, tokenizer: Any, config: TrainerConfig, facts: dict[str, Any]) -> WrittenAdapter:
+def write_adapter(model: Any, tokenizer: Any, config: TrainerConfig, facts: dict[str, Any],
+                  base_commit: str | None = None) -> WrittenAdapter:
     """Save the trained adapter of ``model`` (a PEFT model) and ``tokenizer`` to ``config.output.dir``.
 
-    ``facts`` (dataset, metrics, backend...) go into the manifest as they are.
+    ``facts`` (dataset, metrics, backend...) go into the manifest as they are; ``base_commit`` is the Hub commit a
+    downloaded base resolved to.
     """
     target = Path(config.output.dir)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -64,7 +66,7 @@ def write_adapter(model: Any, tokenizer: Any, config: TrainerConfig, facts: dict
             "version": 1,
             "createdAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "job": config.job.model_dump(mode="json", by_alias=True),
-            "baseModel": {"name": config.base_model.name},
+            "baseModel": _base_model_record(config, base_commit),
             "method": config.method,
             "lora": config.lora.model_dump(mode="json", by_alias=True),
             "hyperparameters": config.hyperparameters.model_dump(mode="json", by_alias=True),
@@ -81,6 +83,15 @@ def write_adapter(model: Any, tokenizer: Any, config: TrainerConfig, facts: dict
     weights = files[ADAPTER_WEIGHTS]
     log.info("adapter written to %s (sha256 %s)", target, weights["sha256"])
     return WrittenAdapter(target, str(weights["sha256"]), int(weights["sizeBytes"]), manifest)
+
+
+def _base_model_record(config: TrainerConfig, base_commit: str | None) -> dict[str, Any]:
+    """The base's served name and, for a Hub base, the repo, the revision asked for and the commit trained on."""
+    record: dict[str, Any] = {"name": config.base_model.name}
+    hub = config.base_model.hub
+    if hub is not None:
+        record["hub"] = {"repoId": hub.repo_id, "revision": hub.revision or "main", "commit": base_commit}
+    return record
 
 
 def _set_base_model(path: Path, served_name: str) -> None:

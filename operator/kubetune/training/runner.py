@@ -27,6 +27,7 @@ from .datasets.lengths import TokenizerCounter
 from .datasets.loading import PreparedDataset, load_dataset
 from .datasets.validation import ValidationReport
 from .errors import DatasetInvalid, Preempted, TrainerError, TrainingFailed
+from .hub import fetch_base_model
 from .output import write_adapter
 from .progress import ProgressCallback, ProgressTracker
 
@@ -38,12 +39,15 @@ class RunFacts:
     dataset_stats: ResultDatasetStats | None = None
     resumed_from_step: int | None = None
     backend: str | None = None
+    base_commit: str | None = None
 
 
-def fingerprint(config: TrainerConfig, dataset_sha256: str) -> str:
+def fingerprint(config: TrainerConfig, dataset_sha256: str, base_commit: str | None = None) -> str:
     """What makes a checkpoint resumable by this run: same base, data, adapter shape and optimisation."""
     identity = {
         "base": config.base_model.name,
+        # A Hub base is pinned to the commit its branch pointed at: a retry that finds it moved must not resume.
+        **({"baseCommit": base_commit} if base_commit else {}),
         "dataset": dataset_sha256,
         "split": [config.dataset.validation_split, config.dataset.seed],
         "method": config.method,
@@ -66,6 +70,8 @@ def dataset_stats(data: PreparedDataset) -> ResultDatasetStats:
 
 
 def run(config: TrainerConfig, tracker: ProgressTracker, facts: RunFacts) -> TrainerResult:
+    fetched = fetch_base_model(config.base_model)  # before anything loads the base (the tokenizer, just below)
+    facts.base_commit = fetched.commit if fetched else None
     tracker.update(phase="Validating")
     backend = select_backend(config)
     facts.backend = backend.name
@@ -83,8 +89,8 @@ def run(config: TrainerConfig, tracker: ProgressTracker, facts: RunFacts) -> Tra
         raise
     facts.dataset_stats = dataset_stats(data)
 
-    store = CheckpointStore(Path(config.output.checkpoints_dir), fingerprint(config, data.report.sha256),
-                            config.checkpoint.keep)
+    store = CheckpointStore(Path(config.output.checkpoints_dir),
+                            fingerprint(config, data.report.sha256, facts.base_commit), config.checkpoint.keep)
     resume = store.prepare_resume()
     facts.resumed_from_step = resume.step if resume else None
     if resume:
@@ -123,6 +129,7 @@ def run(config: TrainerConfig, tracker: ProgressTracker, facts: RunFacts) -> Tra
             "metrics": metrics.model_dump(by_alias=True),
             "resumedFromStep": facts.resumed_from_step,
         },
+        base_commit=facts.base_commit,
     )
     return TrainerResult(
         phase="Succeeded",

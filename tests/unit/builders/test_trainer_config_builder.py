@@ -13,7 +13,6 @@ from kubetune.api import TrainingJob
 from kubetune.api.trainer import TrainerConfig
 from kubetune.builders.naming import TRAININGJOB, TRAININGJOB_UID
 from kubetune.builders.training import (
-    UnsupportedSpec,
     adapter_path,
     build_trainer_config,
     build_trainer_configmap,
@@ -88,23 +87,41 @@ def test_postgres_source(trainingjob: Make, settings: OperatorSettings) -> None:
     assert pg.database_url_env == "KUBETUNE_DATABASE_URL"
 
 
-@pytest.mark.parametrize(("source", "path"), [
-    ({"pvc": {"claimName": "models", "path": "gemma-3-12b-it"}}, "/models/base"),
-    ({"pvc": {"claimName": "models"}}, "/models/base"),
-    ({"uri": "hf://google/gemma-3-12b-it"}, "google/gemma-3-12b-it"),
-])
-def test_base_model(trainingjob: Make, settings: OperatorSettings, source: Json, path: str) -> None:
+@pytest.mark.parametrize("source", [{"pvc": {"claimName": "models", "path": "gemma-3-12b-it"}},
+                                    {"pvc": {"claimName": "models"}}])
+def test_base_model_on_a_claim_is_read_where_it_is_mounted(trainingjob: Make, settings: OperatorSettings,
+                                                           source: Json) -> None:
     tj = trainingjob(baseModel={"name": "google/gemma-3-12b-it", "source": source})
     base = build_trainer_config(tj, settings).base_model
-    assert (base.name, base.path) == ("google/gemma-3-12b-it", path)
+    assert (base.name, base.path, base.hub) == ("google/gemma-3-12b-it", "/models/base", None)
 
 
-def test_s3_base_model_is_unsupported(trainingjob: Make, settings: OperatorSettings) -> None:
-    tj = trainingjob(baseModel={"name": "m", "source": {"uri": "s3://bucket/models/m"}})
-    with pytest.raises(UnsupportedSpec, match=r"spec\.baseModel\.source\.uri: s3:// is not supported"):
-        build_trainer_config(tj, settings)
-    with pytest.raises(UnsupportedSpec):
-        build_trainer_configmap(tj, settings)
+@pytest.mark.parametrize(("uri", "repo_id", "revision"), [
+    ("hf://google/gemma-3-12b-it", "google/gemma-3-12b-it", None),
+    ("hf://Qwen/Qwen2.5-0.5B-Instruct@v1.2", "Qwen/Qwen2.5-0.5B-Instruct", "v1.2"),
+    ("hf://Qwen/Qwen2.5-0.5B-Instruct@refs/pr/3", "Qwen/Qwen2.5-0.5B-Instruct", "refs/pr/3"),
+    ("hf://gpt2@" + "0123456789abcdef" * 2 + "01234567", "gpt2", "0123456789abcdef" * 2 + "01234567"),
+])
+def test_hub_base_model_keeps_repo_and_revision(trainingjob: Make, settings: OperatorSettings, uri: str,
+                                                repo_id: str, revision: str | None) -> None:
+    tj = trainingjob(baseModel={"name": "served-base", "source": {"uri": uri}})
+    base = build_trainer_config(tj, settings).base_model
+    # Downloaded into the pod's /tmp emptyDir, then loaded from there.
+    assert (base.name, base.path) == ("served-base", "/tmp/hf/base")
+    assert base.hub is not None
+    assert (base.hub.repo_id, base.hub.revision, base.hub.token_env) == (repo_id, revision, None)
+
+
+def test_hub_token_is_named_in_the_config_never_written_into_it(trainingjob: Make,
+                                                                settings: OperatorSettings) -> None:
+    tj = trainingjob(baseModel={"name": "m", "source": {"uri": "hf://org/private@main",
+                                                        "tokenSecretRef": {"name": "hf", "key": "token"}}})
+    hub = build_trainer_config(tj, settings).base_model.hub
+    assert hub is not None and hub.token_env == "HF_TOKEN"
+    job_json = build_trainer_configmap(tj, settings)["data"]["job.json"]
+    assert json.loads(job_json)["baseModel"] == {
+        "name": "m", "path": "/tmp/hf/base",
+        "hub": {"repoId": "org/private", "revision": "main", "tokenEnv": "HF_TOKEN"}}
 
 
 def test_configmap_identity(trainingjob: Make, settings: OperatorSettings) -> None:

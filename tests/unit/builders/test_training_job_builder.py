@@ -246,17 +246,24 @@ def test_base_model_on_a_claim(trainingjob: Make, settings: OperatorSettings, so
     assert mount.get("subPath") == sub_path
 
 
-def test_base_model_from_the_hub_needs_no_volume(trainingjob: Make, settings: OperatorSettings) -> None:
+def test_base_model_from_the_hub_is_downloaded_into_tmp(trainingjob: Make, settings: OperatorSettings) -> None:
     tj = trainingjob(baseModel={"name": "google/gemma-3-12b-it", "source": {"uri": "hf://google/gemma-3-12b-it"}})
-    assert "base-model" not in volumes(build_training_job(tj, settings))
+    job = build_training_job(tj, settings)
+    assert "base-model" not in volumes(job)
+    # The snapshot lands in the pod's /tmp emptyDir, beside the Hub cache HF_HOME points at.
+    assert volumes(job)["tmp"] == {"name": "tmp", "emptyDir": {}} and mounts(job)["tmp"]["mountPath"] == "/tmp"
+    env = {e["name"]: e for e in container(job)["env"]}
+    assert env["HF_HOME"]["value"] == "/tmp/hf"
+    assert "HF_TOKEN" not in env  # no tokenSecretRef: the download sends no token
 
 
-@pytest.mark.parametrize("uri", ["s3://models/gemma-3-12b-it", "https://models.example/gemma.tar"])
-def test_unsupported_base_model_uri(trainingjob: Make, settings: OperatorSettings, uri: str) -> None:
-    tj = trainingjob(baseModel={"name": "google/gemma-3-12b-it", "source": {"uri": uri}})
-    scheme = uri.split("://")[0]
-    with pytest.raises(UnsupportedSpec, match=f"{scheme}://.*hf://"):
-        build_training_job(tj, settings)
+def test_hub_token_reaches_the_pod_only_from_its_secret(trainingjob: Make, settings: OperatorSettings) -> None:
+    source = {"uri": "hf://org/private@v2", "tokenSecretRef": {"name": "hf-token", "key": "token"}}
+    job = build_training_job(trainingjob(baseModel={"name": "org/private", "source": source}), settings)
+    env = {e["name"]: e for e in container(job)["env"]}
+    assert env["HF_TOKEN"] == {"name": "HF_TOKEN",
+                               "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "token"}}}
+    assert "value" not in env["HF_TOKEN"]
 
 
 @pytest.mark.parametrize(("source", "volume"), [
