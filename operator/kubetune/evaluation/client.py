@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import openai
 
 from kubetune.api.evaluator import FailurePolicy, ModelTarget, SamplingConfig
@@ -87,14 +86,13 @@ class ModelClient:
         self.sampling = sampling
         self.failures = failures
         self.on_attempt_failed = on_attempt_failed or (lambda message: None)
-        limits = httpx.Limits(max_connections=concurrency + 4, max_keepalive_connections=concurrency + 4)
+        # The SDK's connection pool (1,000 connections) is larger than any concurrency the API allows.
         self._clients = [
             openai.AsyncOpenAI(
                 base_url=url.rstrip("/") + "/v1",
                 api_key=api_key or "none",  # the SDK insists on one; a server without --api-key ignores it
                 max_retries=0,
                 timeout=failures.request_timeout_seconds,
-                http_client=openai.DefaultAsyncHttpxClient(limits=limits, timeout=failures.request_timeout_seconds),
             )
             for url in target.urls
         ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -75,19 +76,15 @@ class Judgement:
 
 
 class Judge:
-    def __init__(self, target: JudgeTarget, api_key: str | None, failures: FailurePolicy, concurrency: int,
-                 on_attempt_failed: object = None) -> None:
-        import httpx
-
+    def __init__(self, target: JudgeTarget, api_key: str | None, failures: FailurePolicy,
+                 on_attempt_failed: Callable[[str], None] | None = None) -> None:
         self.target = target
         self.failures = failures
         self.calls = 0
-        self._on_attempt_failed = on_attempt_failed if callable(on_attempt_failed) else (lambda message: None)
-        limits = httpx.Limits(max_connections=2 * concurrency + 4, max_keepalive_connections=2 * concurrency + 4)
+        self._on_attempt_failed = on_attempt_failed or (lambda message: None)
         self._clients = [
             openai.AsyncOpenAI(base_url=url.rstrip("/") + "/v1", api_key=api_key or "none", max_retries=0,
-                               timeout=failures.request_timeout_seconds,
-                               http_client=openai.DefaultAsyncHttpxClient(limits=limits))
+                               timeout=failures.request_timeout_seconds)
             for url in target.urls
         ]
 

@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, default=Path(DEFAULT_CONFIG_PATH), help="the evaluator config (JSON)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "openai"):  # a line per request would bury the pod's log
+    for noisy in ("httpx", "httpx2", "openai", "absl"):  # a line per request would bury the pod's log
         logging.getLogger(noisy).setLevel(logging.WARNING)
     secrets = Secrets()
     install_redaction(secrets)

@@ -164,6 +164,7 @@ class Evaluation:
     async def run(self) -> Results:
         config = self.config
         self.tracker.update(phase="Loading")
+        warm_up()
         drawn = draw(load_prompts(config.prompts), config.samples, config.verdict.seed)
         self.total = len(drawn)
         self.allowed_failures = math.floor(config.failures.max_error_rate * self.total)
@@ -191,7 +192,7 @@ class Evaluation:
         clients = {role: ModelClient(getattr(config, role), keys[role], config.sampling, config.failures,
                                      config.concurrency, on_attempt_failed=self._failure_hook(role))
                    for role in ("baseline", "candidate")}
-        judge = Judge(config.judge, judge_key, config.failures, config.concurrency,
+        judge = Judge(config.judge, judge_key, config.failures,
                       on_attempt_failed=self._failure_hook("judge")) if config.judge else None
         queue: asyncio.Queue[tuple[int, Prompt]] = asyncio.Queue()
         for item in todo:
@@ -222,6 +223,17 @@ class Evaluation:
 
     def _failure_hook(self, role: str) -> Any:
         return lambda message: self._attempt_failed(role, message)
+
+
+def warm_up() -> None:
+    """Import the scoring and statistics libraries before the first request: importing them mid-run (seconds on a
+    busy node) would stall the event loop and inflate every latency in flight."""
+    from scipy.stats import bootstrap  # noqa: F401
+    from statsmodels.stats.proportion import proportion_confint  # noqa: F401
+
+    from .scoring import rouge_l
+
+    rouge_l("warm", "warm up")
 
 
 def _first(error: BaseException) -> BaseException:
