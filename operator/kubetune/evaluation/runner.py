@@ -130,12 +130,13 @@ class Evaluation:
                 return
             messages = list(prompt.messages)
             order = ("baseline", "candidate") if index % 2 == 0 else ("candidate", "baseline")
-            tasks = {role: asyncio.create_task(clients[role].answer(index, messages)) for role in order}
             self.counters.in_flight += 2
             try:
-                answers = {role: await task for role, task in tasks.items()}
+                # gather starts them in this order, and cancels both if the run is stopped.
+                answered = await asyncio.gather(*(clients[role].answer(index, messages) for role in order))
             finally:
                 self.counters.in_flight -= 2
+            answers = dict(zip(order, answered, strict=True))
             for role in order:
                 if not answers[role].ok:
                     self._count_failure(role, clients[role].target.model)
