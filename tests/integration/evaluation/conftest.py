@@ -4,6 +4,7 @@ key) serving both, shared by the evaluator's integration tests."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -55,7 +56,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory, eval_base: Path) -> Traine
     config = trainer_config(root, eval_base, data)
     (root / "job.json").write_text(json.dumps(config))
     proc = subprocess.run([sys.executable, "-m", "kubetune.training", "--config", str(root / "job.json")],
-                          capture_output=True, text=True, timeout=900)
+                          capture_output=True, text=True, timeout=1500,
+                          env={**os.environ, "OMP_NUM_THREADS": "2", "TOKENIZERS_PARALLELISM": "false"})
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-3000:]
     result = json.loads(Path(config["terminationMessagePath"]).read_text())
