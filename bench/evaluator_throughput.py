@@ -57,7 +57,7 @@ def vllm_bench(args_json: str) -> None:
     serve.add_cli_args(parser)
     result = serve.main(parser.parse_args(json.loads(args_json)))
     keep = ("completed", "failed", "duration", "request_throughput", "output_throughput", "median_ttft_ms",
-            "mean_ttft_ms", "median_tpot_ms", "median_e2el_ms")
+            "mean_ttft_ms", "median_tpot_ms", "median_latency_ms")
     print(json.dumps({k: result.get(k) for k in keep}))
 
 

@@ -200,7 +200,7 @@ class ModelProgress(_Report):
     completed: int = 0
     errors: int = Field(default=0, description="Requests that failed after their retries.")
     ttft_p50_ms: float | None = None
-    e2el_p50_ms: float | None = None
+    latency_p50_ms: float | None = None
     output_tokens_per_second: float | None = None
     exact_match: float | None = None
     token_f1: float | None = None

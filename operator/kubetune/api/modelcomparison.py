@@ -235,8 +235,8 @@ class ModelResults(ApiModel):
         default=None, description="Time per output token after the first: (latency - TTFT) / (tokens - 1)."
     )
     itl_ms: Percentiles | None = Field(default=None, description="Inter-token latency: gaps between streamed chunks.")
-    e2el_ms: Percentiles | None = Field(
-        default=None, description="End-to-end latency: last streamed chunk minus send time."
+    latency_ms: Percentiles | None = Field(
+        default=None, description="End-to-end latency (vllm bench serve's e2el): last streamed chunk minus send time."
     )
     output_tokens_per_second: float | None = Field(
         default=None, ge=0, description="Output tokens of completed requests per second of the evaluation."
@@ -271,7 +271,7 @@ class Differences(ApiModel):
     rouge_l: Difference | None = Field(default=None, description="ROUGE-L F1.")
     ttft_ms: Difference | None = Field(default=None, description="Time to first token.")
     tpot_ms: Difference | None = Field(default=None, description="Time per output token.")
-    e2el_ms: Difference | None = Field(default=None, description="End-to-end latency.")
+    latency_ms: Difference | None = Field(default=None, description="End-to-end latency.")
     output_tokens: Difference | None = Field(default=None, description="Output length in tokens.")
 
 

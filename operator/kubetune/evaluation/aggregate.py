@@ -69,7 +69,7 @@ def model_results(records: Sequence[Record], role: str, seconds: float) -> Model
         ttft_ms=_percentiles([a["ttftMs"] for a in ok]),
         tpot_ms=_percentiles([a["tpotMs"] for a in ok if a.get("tpotMs") is not None]),
         itl_ms=_percentiles([gap for a in ok for gap in a.get("itlMs") or ()]),
-        e2el_ms=_percentiles([a["e2elMs"] for a in ok]),
+        latency_ms=_percentiles([a["latencyMs"] for a in ok]),
         output_tokens_per_second=_round(sum(tokens) / seconds) if seconds > 0 else None,
         requests_per_second=_round(len(ok) / seconds) if seconds > 0 else None,
         mean_output_tokens=_round(_mean(tokens)),
@@ -134,7 +134,7 @@ def results(records: Sequence[Record], rule: VerdictRule, judged: bool) -> Resul
         rouge_l=_difference(pairs, "rougeL", rule) if has_references else None,
         ttft_ms=_difference(pairs, "ttftMs", rule),
         tpot_ms=_difference(pairs, "tpotMs", rule),
-        e2el_ms=_difference(pairs, "e2elMs", rule),
+        latency_ms=_difference(pairs, "latencyMs", rule),
         output_tokens=_difference(pairs, "outputTokens", rule),
     )
     basis = "judge" if judged else rule.primary_metric if has_references else None

@@ -36,7 +36,7 @@ class Answer:
     """Unix time the successful attempt was sent; with ``ended_at``, the span a resumed run's throughput uses."""
     ended_at: float | None = None
     ttft_ms: float | None = None
-    e2el_ms: float | None = None
+    latency_ms: float | None = None
     itl_ms: list[float] = field(default_factory=list)
     output_tokens: int | None = None
     attempts: int = 0
@@ -48,9 +48,9 @@ class Answer:
     @property
     def tpot_ms(self) -> float | None:
         """(latency - TTFT) / (tokens - 1), over requests of more than one token, as vllm bench serve."""
-        if self.ttft_ms is None or self.e2el_ms is None or not self.output_tokens or self.output_tokens < 2:
+        if self.ttft_ms is None or self.latency_ms is None or not self.output_tokens or self.output_tokens < 2:
             return None
-        return (self.e2el_ms - self.ttft_ms) / (self.output_tokens - 1)
+        return (self.latency_ms - self.ttft_ms) / (self.output_tokens - 1)
 
 
 class RequestFailed(Exception):
@@ -138,7 +138,7 @@ class ModelClient:
             raise RequestFailed("the stream ended without a token", retriable=True)
         answer.text = "".join(text)
         answer.sent_at, answer.ended_at = sent_at, sent_at + (last - start)
-        answer.ttft_ms, answer.e2el_ms = ttft * 1000, (last - start) * 1000
+        answer.ttft_ms, answer.latency_ms = ttft * 1000, (last - start) * 1000
         answer.itl_ms = itl
         # vllm bench serve falls back to the chunk count when the server reports no usage.
         answer.output_tokens = tokens if tokens is not None else len(itl) + 1

@@ -34,7 +34,7 @@ MODEL_GAUGES = {
     "completed": ("kubetune_evaluator_model_completed", "Requests answered."),
     "errors": ("kubetune_evaluator_model_failed", "Requests failed after their retries."),
     "ttft_p50_ms": ("kubetune_evaluator_model_ttft_p50_ms", "Median time to first token."),
-    "e2el_p50_ms": ("kubetune_evaluator_model_e2el_p50_ms", "Median end-to-end latency."),
+    "latency_p50_ms": ("kubetune_evaluator_model_latency_p50_ms", "Median end-to-end latency."),
     "output_tokens_per_second": ("kubetune_evaluator_model_output_tokens_per_second", "Output tokens per second."),
     "exact_match": ("kubetune_evaluator_model_exact_match", "Mean normalised exact match."),
     "token_f1": ("kubetune_evaluator_model_token_f1", "Mean token F1."),

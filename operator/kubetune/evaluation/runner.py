@@ -94,7 +94,7 @@ class Evaluation:
             figures[role] = ModelProgress(
                 completed=m.completed or 0, errors=m.errors or 0,
                 ttft_p50_ms=m.ttft_ms.p50 if m.ttft_ms else None,
-                e2el_p50_ms=m.e2el_ms.p50 if m.e2el_ms else None,
+                latency_p50_ms=m.latency_ms.p50 if m.latency_ms else None,
                 output_tokens_per_second=m.output_tokens_per_second, exact_match=m.exact_match,
                 token_f1=m.token_f1, rouge_l=m.rouge_l)
         pairs = [r for r in self.records if r["baseline"]["error"] is None and r["candidate"]["error"] is None]

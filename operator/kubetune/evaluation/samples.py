@@ -29,7 +29,7 @@ def answer_record(answer: Answer, scores: ReferenceScores | None) -> dict[str, A
     record: dict[str, Any] = {
         "answer": answer.text, "error": answer.error, "url": answer.url, "attempts": answer.attempts,
         "sentAt": answer.sent_at, "endedAt": answer.ended_at, "ttftMs": answer.ttft_ms, "tpotMs": answer.tpot_ms,
-        "e2elMs": answer.e2el_ms, "itlMs": answer.itl_ms, "outputTokens": answer.output_tokens,
+        "latencyMs": answer.latency_ms, "itlMs": answer.itl_ms, "outputTokens": answer.output_tokens,
     }
     if scores is not None:
         record.update(exactMatch=scores.exact_match, tokenF1=scores.token_f1, rougeL=scores.rouge_l)

@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 # Dropped in this order until the message fits: detail first, the verdict and headline figures last.
 _TRIM = (
     ("differences", "tpot_ms"), ("differences", "output_tokens"), ("baseline", "itl_ms"), ("candidate", "itl_ms"),
-    ("baseline", "tpot_ms"), ("candidate", "tpot_ms"), ("differences", "e2el_ms"), ("differences", "ttft_ms"),
+    ("baseline", "tpot_ms"), ("candidate", "tpot_ms"), ("differences", "latency_ms"), ("differences", "ttft_ms"),
 )
 
 

@@ -66,7 +66,7 @@ def evaluator_config(root: Path, url: str, prompts: dict[str, Any], *, baseline:
         "baseline": {"model": baseline, **target},
         "candidate": {"model": candidate, **target},
         "prompts": prompts,
-        "sampling": {"maxTokens": 16, "temperature": 0.0, "seed": 3},
+        "sampling": {"maxTokens": 40, "temperature": 0.0, "seed": 3},
         "samples": 200,
         "concurrency": 4,
         "output": {"dir": str(root / "samples")},
@@ -117,6 +117,7 @@ def write_config(root: Path, config: dict[str, Any]) -> Path:
 
 
 def start_evaluator(root: Path, config: dict[str, Any], with_key: bool = True) -> subprocess.Popen[bytes]:
+    root.mkdir(parents=True, exist_ok=True)
     log = (root / "evaluator.log").open("ab")
     return subprocess.Popen(evaluator_command(write_config(root, config)), stdout=log, stderr=subprocess.STDOUT,
                             env=evaluator_env(with_key))

@@ -54,7 +54,7 @@ def test_adapter_beats_its_base_on_the_held_out_split(server: VLLMProcess, train
     for model in (results.baseline, results.candidate):
         assert model.completed == len(run.samples) and model.errors == 0
         assert model.ttft_ms is not None and model.ttft_ms.p50 is not None and model.ttft_ms.p50 > 0
-        assert model.e2el_ms is not None and model.requests_per_second and model.output_tokens_per_second
+        assert model.latency_ms is not None and model.requests_per_second and model.output_tokens_per_second
 
 
 def test_a_model_against_itself_is_inconclusive(server: VLLMProcess, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ def answer(text: str, score: float, ttft: float, e2e: float, tokens: int, sent: 
     if error:
         return {"answer": None, "error": error}
     return {"answer": text, "error": None, "sentAt": sent, "endedAt": sent + e2e / 1000, "ttftMs": ttft,
-            "e2elMs": e2e, "tpotMs": (e2e - ttft) / (tokens - 1), "itlMs": [(e2e - ttft) / (tokens - 1)] * (
+            "latencyMs": e2e, "tpotMs": (e2e - ttft) / (tokens - 1), "itlMs": [(e2e - ttft) / (tokens - 1)] * (
                 tokens - 1), "outputTokens": tokens, "exactMatch": score, "tokenF1": score, "rougeL": score}
 
 
@@ -37,7 +37,7 @@ def test_serving_figures_follow_vllm_bench_serve() -> None:
     assert out.baseline is not None and out.candidate is not None
     assert out.baseline.ttft_ms is not None and out.baseline.ttft_ms.p50 == 10.0
     assert out.candidate.tpot_ms is not None and out.candidate.tpot_ms.mean == pytest.approx(10.0)
-    assert out.candidate.e2el_ms is not None and out.candidate.e2el_ms.p99 == 220.0
+    assert out.candidate.latency_ms is not None and out.candidate.latency_ms.p99 == 220.0
     assert (out.candidate.mean_output_tokens, out.candidate.completed, out.candidate.errors) == (21.0, 20, 0)
     seconds = 19.22  # the first send at 100.0, the last end at 119.22
     assert out.candidate.requests_per_second == pytest.approx(20 / seconds, rel=1e-3)

@@ -22,7 +22,7 @@ def prompts(tmp_path: Path, n: int = 5) -> list[Prompt]:
 
 
 def record(prompt: Prompt, attempt: int) -> dict[str, object]:
-    answer = answer_record(Answer(text="a", sent_at=1.0, ended_at=2.0, ttft_ms=5.0, e2el_ms=9.0,
+    answer = answer_record(Answer(text="a", sent_at=1.0, ended_at=2.0, ttft_ms=5.0, latency_ms=9.0,
                                   output_tokens=3), None)
     return sample_record(prompt, attempt, answer, answer, None)
 
