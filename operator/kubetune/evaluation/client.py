@@ -66,11 +66,9 @@ def describe(error: BaseException) -> tuple[str, bool]:
         detail = body.get("message") or (body.get("error") or {}).get("message") if body else None
         text = f"HTTP {error.status_code}: {detail or error.message}"
         return text, error.status_code not in PERMANENT_STATUS
-    if isinstance(error, openai.APITimeoutError):
-        return "timed out", True
-    if isinstance(error, openai.APIConnectionError):
+    if isinstance(error, openai.APIConnectionError):  # APITimeoutError too; the cause says what happened
         cause = error.__cause__
-        return f"connection failed: {cause or error}", True
+        return (f"{error.message.rstrip('.')}: {cause}" if cause else error.message), True
     if isinstance(error, RequestFailed):
         return str(error), error.retriable
     return f"{type(error).__name__}: {error}", True
@@ -86,7 +84,6 @@ class ModelClient:
         self.sampling = sampling
         self.failures = failures
         self.on_attempt_failed = on_attempt_failed or (lambda message: None)
-        # The SDK's connection pool (1,000 connections) is larger than any concurrency the API allows.
         self._clients = [
             openai.AsyncOpenAI(
                 base_url=url.rstrip("/") + "/v1",
