@@ -19,6 +19,9 @@ class OperatorSettings:
     trainer_image: str = DEFAULT_IMAGE
     """Image of training pods (and of adapter-validation pods), unless a TrainingJob sets spec.image."""
 
+    evaluator_image: str = DEFAULT_IMAGE
+    """Image of ModelComparison evaluator pods (kubetune with its ``evaluation`` extra), unless spec.image is set."""
+
     image_pull_policy: str = "IfNotPresent"
     """imagePullPolicy of the pods the operator creates."""
 

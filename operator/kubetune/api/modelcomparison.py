@@ -14,6 +14,7 @@ from .common import (
     LocalObjectRef,
     Port,
     PvcSource,
+    PvcStorage,
     SecretKeyRef,
     conditions_field,
 )
@@ -21,6 +22,7 @@ from .resource import AGE_COLUMN, CrdInfo, PrinterColumn, Resource
 from .schema import ApiModel, Rule, immutable
 
 INLINE_PROMPTS_MAX = 200
+PrimaryMetric = Literal["exactMatch", "tokenF1", "rougeL"]
 ModelId = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\s]+$")]
 
 
@@ -56,7 +58,7 @@ class ComparedModel(ApiModel):
 
 
 class PromptExample(ApiModel):
-    """One prompt, with an optional reference answer for exactMatch and rougeL."""
+    """One prompt, with an optional reference answer for exactMatch, tokenF1 and rougeL."""
 
     prompt: str = Field(min_length=1, max_length=8192, description="The user message sent to both models.")
     reference: str | None = Field(default=None, max_length=8192, description="The expected answer, if known.")
@@ -77,9 +79,13 @@ class PromptSource(ApiModel):
         description=f"Prompts written in the manifest (at most {INLINE_PROMPTS_MAX}).",
     )
     config_map: ConfigMapKeyRef | None = Field(
-        default=None, description="A ConfigMap key holding JSON Lines of {prompt, reference} or {messages}."
+        default=None,
+        description="A ConfigMap key holding JSON Lines of {prompt, reference} or {messages} (the reference is the "
+        "last assistant turn).",
     )
-    pvc: PvcSource | None = Field(default=None, description="A JSON Lines file on a PersistentVolumeClaim.")
+    pvc: PvcSource | None = Field(
+        default=None, description="A JSON Lines file on a PersistentVolumeClaim, in the same formats."
+    )
 
 
 class Sampling(ApiModel):
@@ -100,6 +106,16 @@ class Judge(ApiModel):
         default=True,
         description="Ask twice with the answers swapped and count a win only when both verdicts agree, which "
         "cancels the judge's position bias.",
+    )
+
+
+class SamplesOutput(ApiModel):
+    """Where every sample is kept as JSON Lines: prompt, reference, both answers, judge verdicts, metrics and
+    latencies. A retried evaluator resumes from it."""
+
+    pvc: PvcStorage = Field(
+        description="A PersistentVolumeClaim the evaluator mounts read-write; samples go to "
+        "<path>/<comparison name>-<uid8>/samples.jsonl."
     )
 
 
@@ -134,6 +150,37 @@ class ModelComparisonSpec(ApiModel):
     judge: Judge | None = Field(default=None, description="Optional LLM judge for the win rate.")
     samples: int = Field(default=200, ge=1, le=100000, description="Prompts drawn (at most those available).")
     concurrency: int = Field(default=8, ge=1, le=512, description="Requests in flight per model.")
+    min_samples: int = Field(
+        default=30,
+        ge=1,
+        le=100000,
+        description="Below this many compared pairs the verdict is inconclusive (TooFewSamples), whatever the "
+        "intervals say.",
+    )
+    primary_metric: PrimaryMetric = Field(
+        default="tokenF1",
+        description="The reference metric that decides the verdict when there is no judge: exactMatch, tokenF1 or "
+        "rougeL.",
+    )
+    max_error_rate: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Share of requests (per model, after retries) that may fail; above it the comparison fails with "
+        "EndpointErrors naming the first error.",
+    )
+    request_timeout_seconds: int = Field(
+        default=300, ge=1, le=3600, description="Time one streamed request may take before it is retried."
+    )
+    output: SamplesOutput | None = Field(
+        default=None, description="Keep every sample as JSON Lines on a PersistentVolumeClaim (and resume from it)."
+    )
+    backoff_limit: int = Field(
+        default=3, ge=0, le=20, description="Evaluator pods retried after a crash or kill (each resumes)."
+    )
+    active_deadline_seconds: int | None = Field(
+        default=None, ge=1, description="Fail the comparison when the evaluator runs longer than this."
+    )
     image: str | None = Field(
         default=None, min_length=1, max_length=1024, description="Evaluator image; defaults to the operator's setting."
     )
@@ -158,33 +205,106 @@ class ModelComparisonSpec(ApiModel):
 # -- status ------------------------------------------------------------------------------------------------------
 Phase = Literal["Pending", "Running", "Succeeded", "Failed"]
 Verdict = Literal["candidate", "baseline", "inconclusive"]
+VerdictReason = Literal[
+    "CandidateBetter", "BaselineBetter", "NoSignificantDifference", "TooFewSamples", "NoQualitySignal"
+]
+WinRateBasis = Literal["judge", "exactMatch", "tokenF1", "rougeL"]
+
+
+class Percentiles(ApiModel):
+    """Mean and percentiles of one serving metric over the completed requests, in milliseconds."""
+
+    mean: float | None = Field(default=None, ge=0, description="Arithmetic mean.")
+    p50: float | None = Field(default=None, ge=0, description="Median.")
+    p95: float | None = Field(default=None, ge=0, description="95th percentile.")
+    p99: float | None = Field(default=None, ge=0, description="99th percentile.")
 
 
 class ModelResults(ApiModel):
-    """Serving and reference metrics of one model."""
+    """Serving and reference metrics of one model. Serving metrics follow `vllm bench serve`'s definitions (see
+    docs/evaluation.md)."""
 
-    latency_p50_ms: float | None = Field(default=None, ge=0, description="Median request latency.")
-    latency_p95_ms: float | None = Field(default=None, ge=0, description="95th percentile request latency.")
-    ttft_p50_ms: float | None = Field(default=None, ge=0, description="Median time to first token.")
-    ttft_p95_ms: float | None = Field(default=None, ge=0, description="95th percentile time to first token.")
-    output_tokens_per_second: float | None = Field(default=None, ge=0, description="Generated tokens per second.")
-    requests_per_second: float | None = Field(default=None, ge=0, description="Completed requests per second.")
-    errors: int | None = Field(default=None, ge=0, description="Failed requests.")
+    completed: int | None = Field(default=None, ge=0, description="Requests that returned an answer.")
+    errors: int | None = Field(
+        default=None, ge=0, description="Requests that failed after their retries (vllm bench serve's failed)."
+    )
+    ttft_ms: Percentiles | None = Field(
+        default=None, description="Time to first token: first streamed chunk minus send time (queueing and prefill)."
+    )
+    tpot_ms: Percentiles | None = Field(
+        default=None, description="Time per output token after the first: (latency - TTFT) / (tokens - 1)."
+    )
+    itl_ms: Percentiles | None = Field(default=None, description="Inter-token latency: gaps between streamed chunks.")
+    latency_ms: Percentiles | None = Field(
+        default=None, description="End-to-end latency (vllm bench serve's e2el): last streamed chunk minus send time."
+    )
+    output_tokens_per_second: float | None = Field(
+        default=None, ge=0, description="Output tokens of completed requests per second of the evaluation."
+    )
+    requests_per_second: float | None = Field(
+        default=None, ge=0, description="Completed requests per second of the evaluation."
+    )
+    mean_output_tokens: float | None = Field(default=None, ge=0, description="Mean output length, in tokens.")
     exact_match: float | None = Field(
-        default=None, ge=0, le=1, description="Share of answers equal to the reference."
+        default=None, ge=0, le=1, description="Share of answers equal to the reference after normalisation."
+    )
+    token_f1: float | None = Field(
+        default=None, ge=0, le=1, description="Mean token-overlap F1 against the reference (SQuAD definition)."
     )
     rouge_l: float | None = Field(default=None, ge=0, le=1, description="Mean ROUGE-L F1 against the reference.")
 
 
-class WinRate(ApiModel):
-    """Pairwise preference between the two models' answers."""
+class Difference(ApiModel):
+    """The mean of candidate-minus-baseline over the prompts both answered, with a paired bootstrap 95% CI."""
 
-    candidate: float | None = Field(default=None, ge=0, le=1, description="Share of pairs the candidate won.")
-    baseline: float | None = Field(default=None, ge=0, le=1, description="Share of pairs the baseline won.")
-    ties: int | None = Field(default=None, ge=0, description="Pairs judged equal.")
+    mean: float | None = Field(default=None, description="Mean paired difference, candidate minus baseline.")
+    ci95: list[float] | None = Field(
+        default=None, min_length=2, max_length=2, description="95% bootstrap confidence interval [low, high]."
+    )
+
+
+class Differences(ApiModel):
+    """Candidate minus baseline, per metric: positive means the candidate scored higher (or was slower)."""
+
+    exact_match: Difference | None = Field(default=None, description="Exact match (0 or 1 per prompt).")
+    token_f1: Difference | None = Field(default=None, description="Token F1.")
+    rouge_l: Difference | None = Field(default=None, description="ROUGE-L F1.")
+    ttft_ms: Difference | None = Field(default=None, description="Time to first token.")
+    tpot_ms: Difference | None = Field(default=None, description="Time per output token.")
+    latency_ms: Difference | None = Field(default=None, description="End-to-end latency.")
+    output_tokens: Difference | None = Field(default=None, description="Output length in tokens.")
+
+
+class WinRate(ApiModel):
+    """Pairwise preference between the two models' answers: by the judge when there is one, else by the primary
+    reference metric."""
+
+    candidate: float | None = Field(
+        default=None, ge=0, le=1, description="(candidate wins + ties / 2) / n, the adjusted win rate."
+    )
+    baseline: float | None = Field(default=None, ge=0, le=1, description="(baseline wins + ties / 2) / n.")
+    wins: int | None = Field(default=None, ge=0, description="Pairs the candidate won.")
+    losses: int | None = Field(default=None, ge=0, description="Pairs the baseline won.")
+    ties: int | None = Field(default=None, ge=0, description="Pairs judged equal (with a judge: inconsistent too).")
     n: int | None = Field(default=None, ge=0, description="Pairs compared.")
     ci95: list[float] | None = Field(
-        default=None, min_length=2, max_length=2, description="95% confidence interval [low, high] of candidate."
+        default=None, min_length=2, max_length=2, description="Wilson 95% confidence interval [low, high] of candidate."
+    )
+    basis: WinRateBasis | None = Field(
+        default=None, description="What decided each pair: judge, or a reference metric (exactMatch, tokenF1, rougeL)."
+    )
+
+
+class JudgeResults(ApiModel):
+    """How the judge behaved."""
+
+    calls: int | None = Field(default=None, ge=0, description="Judge requests answered.")
+    errors: int | None = Field(default=None, ge=0, description="Judge requests that failed after their retries.")
+    inconsistent: int | None = Field(
+        default=None, ge=0, description="Pairs whose two verdicts (answers swapped) disagreed; counted as ties."
+    )
+    inconsistency_rate: float | None = Field(
+        default=None, ge=0, le=1, description="inconsistent / pairs judged in both orders."
     )
 
 
@@ -193,11 +313,38 @@ class Results(ApiModel):
 
     baseline: ModelResults | None = Field(default=None, description="Metrics of the baseline.")
     candidate: ModelResults | None = Field(default=None, description="Metrics of the candidate.")
+    differences: Differences | None = Field(default=None, description="Paired candidate-minus-baseline differences.")
     win_rate: WinRate | None = Field(default=None, description="Pairwise win rate.")
-    verdict: Verdict | None = Field(
+    judge: JudgeResults | None = Field(default=None, description="The judge's calls and consistency, when judged.")
+    answer_length_ratio: float | None = Field(
         default=None,
-        description="candidate or baseline when the confidence interval excludes an even split, else inconclusive.",
+        ge=0,
+        description="Mean candidate answer length over mean baseline answer length, in tokens: a judge may favour "
+        "the longer answer.",
     )
+    primary_metric: PrimaryMetric | None = Field(
+        default=None, description="The reference metric the verdict used when there was no judge."
+    )
+    samples: int | None = Field(default=None, ge=0, description="Prompts sent to both models.")
+    samples_path: str | None = Field(
+        default=None, description="Where the samples (JSON Lines) are, relative to spec.output's claim root."
+    )
+    verdict: Verdict | None = Field(
+        default=None, description="candidate, baseline or inconclusive, by the rule in docs/evaluation.md."
+    )
+    verdict_reason: VerdictReason | None = Field(default=None, description="Why, as a CamelCase reason.")
+    verdict_message: str | None = Field(default=None, description="Why, in words, with the figures that decided.")
+
+
+class Progress(ApiModel):
+    """The evaluator's progress, pulled from its /progress endpoint while it runs."""
+
+    done: int | None = Field(default=None, ge=0, description="Prompts answered by both models (and judged).")
+    total: int | None = Field(default=None, ge=0, description="Prompts to answer.")
+    in_flight: int | None = Field(default=None, ge=0, description="Requests in flight, both models together.")
+    errors: int | None = Field(default=None, ge=0, description="Failed request attempts so far, retried or not.")
+    percent: float | None = Field(default=None, ge=0, le=100, description="done / total, in percent.")
+    updated_at: datetime | None = Field(default=None, description="When the evaluator last reported.")
 
 
 class ModelComparisonStatus(ApiModel):
@@ -208,6 +355,7 @@ class ModelComparisonStatus(ApiModel):
     observed_generation: int | None = Field(
         default=None, ge=0, description="metadata.generation of the spec the status reflects."
     )
+    progress: Progress | None = Field(default=None, description="Progress of the running evaluator.")
     results: Results | None = Field(default=None, description="Results, once succeeded.")
     job_name: str | None = Field(default=None, description="Name of the batch/v1 Job running the evaluator.")
     start_time: datetime | None = Field(default=None, description="When the evaluator started.")
@@ -235,9 +383,10 @@ class ModelComparison(Resource):
             PrinterColumn("Phase", ".status.phase", "string", "Lifecycle phase."),
             PrinterColumn("Verdict", ".status.results.verdict", "string", "candidate, baseline or inconclusive."),
             PrinterColumn(
-                "Win rate", ".status.results.winRate.candidate", "number", "Share of pairs the candidate won."
+                "Win rate", ".status.results.winRate.candidate", "number", "Adjusted win rate of the candidate."
             ),
-            PrinterColumn("Samples", ".status.results.winRate.n", "integer", "Pairs compared.", priority=1),
+            PrinterColumn("N", ".status.results.winRate.n", "integer", "Pairs compared."),
+            PrinterColumn("Done", ".status.progress.done", "integer", "Prompts answered so far.", priority=1),
             AGE_COLUMN,
         ),
     )

@@ -32,6 +32,9 @@ TERMINATION_MESSAGE_MAX_BYTES = 4096
 """Kubernetes keeps at most 4096 bytes of a container's termination message."""
 
 DEFAULT_CONFIG_PATH = "/etc/kubetune/job.json"
+VALIDATION_SPLIT_FILE = "validation.jsonl"
+"""The held-out split, written beside ``output.dir`` (``<run dir>/validation.jsonl`` next to ``<run dir>/adapter``):
+one normalised example per line, the prompts a ModelComparison's ``fromTrainingJob`` tests on."""
 DEFAULT_DATABASE_URL_ENV = "KUBETUNE_DATABASE_URL"
 DEFAULT_HUB_TOKEN_ENV = "HF_TOKEN"
 DEFAULT_PROGRESS_PORT = 8080
@@ -312,6 +315,14 @@ class ResultAdapter(_Report):
     alpha: int
 
 
+class ResultValidationSplit(_Report):
+    """The held-out split written beside the adapter (``VALIDATION_SPLIT_FILE``), never trained on."""
+
+    path: str = Field(description="The file in the pod: <run dir>/validation.jsonl.")
+    examples: int = Field(description="Examples in it (lines).")
+    sha256: str = Field(description="SHA-256 of the file's bytes; the evaluator checks it before testing.")
+
+
 class TrainerResult(_Report):
     """The termination message: JSON under 4 KB, written on success and on failure."""
 
@@ -321,5 +332,6 @@ class TrainerResult(_Report):
     metrics: ResultMetrics | None = None
     dataset_stats: ResultDatasetStats | None = None
     adapter: ResultAdapter | None = None
+    validation_split: ResultValidationSplit | None = None
     resumed_from_step: int | None = None
     errors: list[str] = Field(default_factory=list, description='The first few "line N: field: problem" errors.')

@@ -51,6 +51,7 @@ def _failure(error: TrainerError, facts: RunFacts) -> TrainerResult:
         reason=error.reason,
         message=error.message,
         dataset_stats=facts.dataset_stats,
+        validation_split=facts.validation_split,
         resumed_from_step=facts.resumed_from_step,
         errors=error.errors,
     )

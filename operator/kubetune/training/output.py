@@ -10,6 +10,7 @@ vLLM) sees the old adapter or the whole new one, never a mix.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -20,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kubetune.api.trainer import TrainerConfig
+from kubetune.api.trainer import VALIDATION_SPLIT_FILE, ResultValidationSplit, TrainerConfig
 
 from .digest import sha256_file
 from .durable import fsync_path, fsync_tree
@@ -92,6 +93,28 @@ def _base_model_record(config: TrainerConfig, base_commit: str | None) -> dict[s
     if hub is not None:
         record["hub"] = {"repoId": hub.repo_id, "revision": hub.revision or "main", "commit": base_commit}
     return record
+
+
+def write_validation_split(examples: list[dict[str, Any]], config: TrainerConfig) -> ResultValidationSplit:
+    """The held-out examples as JSON Lines beside ``output.dir``, written atomically (a temporary file renamed into
+    place), so a comparison tests on exactly what training never saw. A resumed run writes the same bytes again: the
+    split is a pure function of the data and the seed."""
+    target = Path(config.output.dir).parent / VALIDATION_SPLIT_FILE
+    target.parent.mkdir(parents=True, exist_ok=True)
+    data = "".join(json.dumps(example, ensure_ascii=False) + "\n" for example in examples).encode()
+    fd, staging = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(staging, 0o644)  # mkstemp makes it 0600; the evaluator may read it as another user
+        os.replace(staging, target)
+    except BaseException:
+        Path(staging).unlink(missing_ok=True)
+        raise
+    fsync_path(target.parent)
+    return ResultValidationSplit(path=str(target), examples=len(examples), sha256=hashlib.sha256(data).hexdigest())
 
 
 def _set_base_model(path: Path, served_name: str) -> None:

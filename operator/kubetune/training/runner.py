@@ -17,6 +17,7 @@ from kubetune.api.trainer import (
     ResultAdapter,
     ResultDatasetStats,
     ResultMetrics,
+    ResultValidationSplit,
     TrainerConfig,
     TrainerResult,
 )
@@ -28,7 +29,7 @@ from .datasets.loading import PreparedDataset, load_dataset
 from .datasets.validation import ValidationReport
 from .errors import DatasetInvalid, Preempted, TrainerError, TrainingFailed
 from .hub import fetch_base_model
-from .output import write_adapter
+from .output import write_adapter, write_validation_split
 from .progress import ProgressCallback, ProgressTracker
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class RunFacts:
     resumed_from_step: int | None = None
     backend: str | None = None
     base_commit: str | None = None
+    validation_split: ResultValidationSplit | None = None
 
 
 def fingerprint(config: TrainerConfig, dataset_sha256: str, base_commit: str | None = None) -> str:
@@ -88,6 +90,7 @@ def run(config: TrainerConfig, tracker: ProgressTracker, facts: RunFacts) -> Tra
                                                  tokens=report.tokens, sha256=report.sha256 or None)
         raise
     facts.dataset_stats = dataset_stats(data)
+    held_out = facts.validation_split = write_validation_split(data.validation, config)
 
     store = CheckpointStore(Path(config.output.checkpoints_dir),
                             fingerprint(config, data.report.sha256, facts.base_commit), config.checkpoint.keep)
@@ -128,6 +131,7 @@ def run(config: TrainerConfig, tracker: ProgressTracker, facts: RunFacts) -> Tra
             "dataset": {"format": config.dataset.format, **facts.dataset_stats.model_dump(by_alias=True)},
             "metrics": metrics.model_dump(by_alias=True),
             "resumedFromStep": facts.resumed_from_step,
+            "validationSplit": held_out.model_dump(by_alias=True),
         },
         base_commit=facts.base_commit,
     )
@@ -139,6 +143,7 @@ def run(config: TrainerConfig, tracker: ProgressTracker, facts: RunFacts) -> Tra
         dataset_stats=facts.dataset_stats,
         adapter=ResultAdapter(path=str(adapter.path), sha256=adapter.sha256, size_bytes=adapter.size_bytes,
                               rank=config.lora.r, alpha=config.lora.alpha),
+        validation_split=held_out,
         resumed_from_step=facts.resumed_from_step,
     )
 

@@ -107,7 +107,7 @@ def test_printer_columns_read_status(cluster: LocalCluster, custom: Any, example
     assert row[:6] == ["hello-lora", "hello-lora", "3/3", "Serving", "True", "Qwen/Qwen2.5-0.5B-Instruct"]
 
     header, row = table("mc")
-    assert header == ["NAME", "PHASE", "VERDICT", "WIN", "RATE", "SAMPLES", "AGE"]
+    assert header == ["NAME", "PHASE", "VERDICT", "WIN", "RATE", "N", "DONE", "AGE"]
     assert row[:5] == ["hello-lora-vs-base", "Succeeded", "candidate", "0.64", "200"]
 
     listed = cluster.kubectl("get", "kubetune", "-n", custom.namespace, "-o", "name").stdout.split()

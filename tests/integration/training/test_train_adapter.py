@@ -111,3 +111,15 @@ def test_adapter_loads_in_peft_and_changes_the_output(trained: TrainedRun, tiny_
     tuned_out = tuned.generate(**inputs, max_new_tokens=8, do_sample=False)
     assert tuned_nll < 0.85 * base_nll, (base_nll, tuned_nll)
     assert not torch.equal(base_out, tuned_out)
+
+
+def test_the_held_out_split_is_kept_beside_the_adapter(trained: TrainedRun) -> None:
+    split = trained.result["validationSplit"]
+    path = Path(split["path"])
+    assert path == trained.adapter.parent / "validation.jsonl"
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == split["sha256"]
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert len(rows) == split["examples"] == trained.result["datasetStats"]["validationExamples"]
+    assert all(row in [conversation(p, a) for p, a in MEMO] + [conversation(p.upper(), a) for p, a in MEMO]
+               for row in rows)
+    assert json.loads((trained.adapter / "kubetune-manifest.json").read_text())["validationSplit"] == split

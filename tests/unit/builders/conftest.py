@@ -19,5 +19,6 @@ def trainingjob() -> Callable[..., TrainingJob]:
 
 @pytest.fixture
 def settings() -> OperatorSettings:
-    return OperatorSettings(trainer_image="registry.example/kubetune/trainer:1.2.3", python="/opt/venv/bin/python",
+    return OperatorSettings(trainer_image="registry.example/kubetune/trainer:1.2.3",
+                            evaluator_image="registry.example/kubetune/evaluator:1.2.3", python="/opt/venv/bin/python",
                             pod_user=1234, progress_port=8181)

@@ -1,0 +1,244 @@
+"""One evaluation, from config to results.
+
+Each prompt goes to both models at the same moment with the same request (messages, sampling parameters, seed),
+streamed; which of the two is sent first alternates from prompt to prompt, so neither gains from a warm prefix cache
+or a quieter moment. ``concurrency`` pair workers keep at most that many requests in flight per model. Answered pairs
+go to the judge (its own ``concurrency`` workers, so judging never holds back the models), then each sample is
+scored, appended to the samples file and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubetune.api.evaluator import SAMPLES_FILE, EvaluatorConfig, ModelProgress
+from kubetune.api.modelcomparison import Results
+
+from . import aggregate
+from .client import Answer, ModelClient
+from .errors import EndpointErrors, EvaluatorError
+from .judge import Judge, Judgement
+from .progress import ProgressTracker
+from .prompts import Prompt, draw, load_prompts
+from .samples import SamplesFile, answer_record, judge_record, sample_record
+from .scoring import score
+from .secrets import Secrets
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY_SECONDS = 1.0
+
+
+@dataclass
+class RunFacts:
+    """What is known as the run goes, so a failure's termination message still says it."""
+
+    resumed: int | None = None
+    samples_file: str | None = None
+    first_error: str | None = None
+
+
+@dataclass
+class _Counters:
+    in_flight: int = 0
+    attempt_errors: int = 0
+    failed: dict[str, int] = field(default_factory=lambda: {"baseline": 0, "candidate": 0, "judge": 0})
+
+
+class Evaluation:
+    def __init__(self, config: EvaluatorConfig, tracker: ProgressTracker, secrets: Secrets, facts: RunFacts) -> None:
+        self.config = config
+        self.tracker = tracker
+        self.secrets = secrets
+        self.facts = facts
+        self.counters = _Counters()
+        self.records: list[dict[str, Any]] = []
+        self._last_progress = 0.0
+        self.allowed_failures = 0
+        self.attempt = 1
+        self.samples: SamplesFile | None = None
+
+    # -- errors ------------------------------------------------------------------------------------------------
+    def _attempt_failed(self, role: str, message: str) -> None:
+        self.counters.attempt_errors += 1
+        if self.facts.first_error is None:
+            self.facts.first_error = self.secrets.redact(f"{role}: {message}")
+            log.warning("first request error: %s", self.facts.first_error)
+
+    def _count_failure(self, role: str, model: str) -> None:
+        self.counters.failed[role] += 1
+        failed = self.counters.failed[role]
+        if failed > self.allowed_failures:
+            raise EndpointErrors(
+                f"{role} ({model}): {failed} requests failed after retries, more than maxErrorRate "
+                f"{self.config.failures.max_error_rate:g} of {self.total} prompts allows ({self.allowed_failures}); "
+                f"first error: {self.facts.first_error}")
+
+    # -- progress ----------------------------------------------------------------------------------------------
+    def _publish(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_progress < PROGRESS_EVERY_SECONDS:
+            return
+        self._last_progress = now
+        done = len(self.records)
+        seconds = aggregate.active_seconds(self.records)
+        figures = {}
+        for role in aggregate.ROLES:
+            m = aggregate.model_results(self.records, role, seconds)
+            figures[role] = ModelProgress(
+                completed=m.completed or 0, errors=m.errors or 0,
+                ttft_p50_ms=m.ttft_ms.p50 if m.ttft_ms else None,
+                latency_p50_ms=m.latency_ms.p50 if m.latency_ms else None,
+                output_tokens_per_second=m.output_tokens_per_second, exact_match=m.exact_match,
+                token_f1=m.token_f1, rouge_l=m.rouge_l)
+        pairs = [r for r in self.records if r["baseline"]["error"] is None and r["candidate"]["error"] is None]
+        basis = "judge" if self.config.judge else self.config.verdict.primary_metric
+        winners = [aggregate._pair_winner(r, basis) for r in pairs]
+        decided = [w for w in winners if w is not None]
+        rate = (decided.count("candidate") + decided.count("tie") / 2) / len(decided) if decided else None
+        self.tracker.update(
+            baseline=figures["baseline"], candidate=figures["candidate"], done=done,
+            in_flight=self.counters.in_flight, errors=self.counters.attempt_errors,
+            percent=round(100.0 * done / self.total, 2) if self.total else None,
+            win_rate=round(rate, 4) if rate is not None else None)
+
+    # -- the work ----------------------------------------------------------------------------------------------
+    def _finish(self, prompt: Prompt, baseline: Answer, candidate: Answer, judgement: Judgement | None) -> None:
+        def scored(answer: Answer) -> dict[str, Any]:
+            scores = score(answer.text, prompt.reference) if answer.ok and answer.text is not None and \
+                prompt.reference is not None else None
+            return answer_record(answer, scores)
+
+        record = sample_record(prompt, self.attempt, scored(baseline), scored(candidate), judge_record(judgement))
+        assert self.samples is not None
+        self.samples.append(record)
+        self.records.append(record)
+        self._publish()
+
+    async def _pair_worker(self, queue: asyncio.Queue[tuple[int, Prompt]], clients: dict[str, ModelClient],
+                           judging: asyncio.Queue[Any] | None) -> None:
+        while True:
+            try:
+                index, prompt = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            messages = list(prompt.messages)
+            order = ("baseline", "candidate") if index % 2 == 0 else ("candidate", "baseline")
+            self.counters.in_flight += 2
+            try:
+                # gather starts them in this order, and cancels both if the run is stopped.
+                answered = await asyncio.gather(*(clients[role].answer(index, messages) for role in order))
+            finally:
+                self.counters.in_flight -= 2
+            answers = dict(zip(order, answered, strict=True))
+            for role in order:
+                if not answers[role].ok:
+                    self._count_failure(role, clients[role].target.model)
+            baseline, candidate = answers["baseline"], answers["candidate"]
+            if judging is not None and baseline.ok and candidate.ok:
+                await judging.put((index, prompt, baseline, candidate))
+            else:
+                self._finish(prompt, baseline, candidate, None)
+
+    async def _judge_worker(self, judging: asyncio.Queue[Any], judge: Judge) -> None:
+        while True:
+            item = await judging.get()
+            if item is None:
+                return
+            index, prompt, baseline, candidate = item
+            self.counters.in_flight += 2 if judge.target.position_swap else 1
+            try:
+                judgement = await judge.judge(index, prompt.question, baseline.text, candidate.text,
+                                              prompt.reference)
+            finally:
+                self.counters.in_flight -= 2 if judge.target.position_swap else 1
+            if judgement.error is not None:
+                self._count_failure("judge", judge.target.model)
+            self._finish(prompt, baseline, candidate, judgement)
+
+    async def run(self) -> Results:
+        config = self.config
+        self.tracker.update(phase="Loading")
+        warm_up()
+        drawn = draw(load_prompts(config.prompts), config.samples, config.verdict.seed)
+        self.total = len(drawn)
+        self.allowed_failures = math.floor(config.failures.max_error_rate * self.total)
+        path = Path(config.output.dir) / SAMPLES_FILE if config.output.dir else None
+        self.facts.samples_file = str(path) if path else None
+        self.samples = SamplesFile(path, self.secrets.redact)
+        resumed = self.samples.resume(drawn)
+        self.records, self.attempt = list(resumed.records), resumed.attempt
+        self.facts.resumed = len(self.records)
+        for record in self.records:  # failures already on disk count against the threshold too
+            for role in aggregate.ROLES:
+                if record[role].get("error") is not None:
+                    self.counters.failed[role] += 1
+            if (record.get("judge") or {}).get("error"):
+                self.counters.failed["judge"] += 1
+        done = {r["id"] for r in self.records}
+        todo = [(i, p) for i, p in enumerate(drawn) if p.id not in done]
+        if self.records:
+            log.info("resuming: %d of %d samples already in %s (attempt %d)", len(self.records), self.total, path,
+                     self.attempt)
+
+        keys = {role: self.secrets.api_key(getattr(config, role).api_key_env, role)
+                for role in ("baseline", "candidate")}
+        judge_key = self.secrets.api_key(config.judge.api_key_env, "judge") if config.judge else None
+        clients = {role: ModelClient(getattr(config, role), keys[role], config.sampling, config.failures,
+                                     config.concurrency, on_attempt_failed=self._failure_hook(role))
+                   for role in ("baseline", "candidate")}
+        judge = Judge(config.judge, judge_key, config.failures,
+                      on_attempt_failed=self._failure_hook("judge")) if config.judge else None
+        queue: asyncio.Queue[tuple[int, Prompt]] = asyncio.Queue()
+        for item in todo:
+            queue.put_nowait(item)
+        judging: asyncio.Queue[Any] | None = asyncio.Queue() if judge else None
+        self.samples.open()
+        self.tracker.update(phase="Running", total=self.total, done=len(self.records), resumed=len(self.records))
+        log.info("evaluating %d prompts (%d to go): %s vs %s, concurrency %d per model", self.total, len(todo),
+                 config.baseline.model, config.candidate.model, config.concurrency)
+        try:
+            async with asyncio.TaskGroup() as outer:
+                judges = [outer.create_task(self._judge_worker(judging, judge))
+                          for _ in range(config.concurrency)] if judge and judging else []
+                async with asyncio.TaskGroup() as pairs:
+                    for _ in range(min(config.concurrency, len(todo))):
+                        pairs.create_task(self._pair_worker(queue, clients, judging))
+                for _ in judges:
+                    assert judging is not None
+                    judging.put_nowait(None)
+        except* EvaluatorError as group:
+            raise _first(group) from None
+        finally:
+            self.samples.close()
+            await asyncio.gather(*(c.close() for c in clients.values()), *([judge.close()] if judge else []))
+        self._publish(force=True)
+        self.tracker.update(phase="Scoring")
+        return aggregate.results(self.records, config.verdict, judged=config.judge is not None)
+
+    def _failure_hook(self, role: str) -> Any:
+        return lambda message: self._attempt_failed(role, message)
+
+
+def warm_up() -> None:
+    """Import the scoring and statistics libraries before the first request: importing them mid-run (seconds on a
+    busy node) would stall the event loop and inflate every latency in flight."""
+    from scipy.stats import bootstrap  # noqa: F401
+    from statsmodels.stats.proportion import proportion_confint  # noqa: F401
+
+    from .scoring import rouge_l
+
+    rouge_l("warm", "warm up")
+
+
+def _first(error: BaseException) -> BaseException:
+    """The first leaf of nested task-group errors: the one that stopped the run."""
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
