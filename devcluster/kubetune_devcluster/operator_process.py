@@ -33,9 +33,11 @@ class OperatorProcess:
         for ns in self.namespaces:
             argv += ["--namespace", ns]
         self.metrics_port = free_port()
-        # As the Helm chart runs it (charts/kubetune/templates/deployment.yaml).
+        # As the Helm chart runs it (charts/kubetune/templates/deployment.yaml). Its embedded mirror (SQLite, when no
+        # KUBETUNE_DATABASE_URL is given) lives beside its log, never in the user's ~/.local/state.
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "MALLOC_ARENA_MAX": "2",
-               "KUBETUNE_METRICS_PORT": str(self.metrics_port), **self.env}
+               "KUBETUNE_METRICS_PORT": str(self.metrics_port),
+               "KUBETUNE_STATE_DIR": str(self.log_path.parent / "state"), **self.env}
         with self.log_path.open("ab") as out:
             out.write(f"\n===== operator start {self.starts + 1} =====\n".encode())
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env,

@@ -91,7 +91,7 @@ async def serve(settings: OperatorSettings, namespaces: tuple[str, ...], livenes
             await elector.acquire()
             keeper = asyncio.create_task(elector.keep(on_lost=_stop_now))
         LEADER.set(1)
-        memo = kopf.Memo(operator_settings=settings)
+        memo = kopf.Memo(operator_settings=settings, namespaces=namespaces)
         await kopf.operator(clusterwide=not namespaces, namespaces=namespaces, memo=memo, standalone=True)
     finally:
         LEADER.set(0)

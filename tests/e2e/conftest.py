@@ -16,6 +16,7 @@ from kubetune_devcluster.controlplane import LocalCluster
 from kubetune_devcluster.deploy import NAMESPACE, helm_template
 from kubetune_devcluster.kubeapi import KubeREST
 from kubetune_devcluster.operator_process import OperatorProcess
+from kubetune_devcluster.postgres import PostgresServer
 
 # Short intervals so a test sees progress within a short training run; production defaults are in settings.py.
 OPERATOR_ENV = {"KUBETUNE_PROGRESS_INTERVAL": "1", "KUBETUNE_TRAINER_IMAGE": "kubetune/trainer:test",
@@ -113,14 +114,21 @@ def grant_lease(cluster: LocalCluster, account: str, lease: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def operator(cluster: LocalCluster, crds: list[dict[str, Any]], kopf_audit: KopfAudit,
+def mirror_database(postgres: PostgresServer) -> str:
+    """The session operator's mirror: a database of the session's real PostgreSQL server."""
+    return postgres.create_database("e2e_mirror")
+
+
+@pytest.fixture(scope="session")
+def operator(cluster: LocalCluster, crds: list[dict[str, Any]], kopf_audit: KopfAudit, mirror_database: str,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
     """The operator, watching all namespaces, as `kubetune operator` runs it, with the chart's RBAC and nothing
     more: it authenticates as the chart's ServiceAccount, so a verb the chart forgot fails the tests."""
     work = tmp_path_factory.mktemp("operator")
     account = install_chart_rbac(cluster)
     kubeconfig = cluster.service_account_kubeconfig(NAMESPACE, account, work / "operator.kubeconfig")
-    process = OperatorProcess(kubeconfig=kubeconfig, log_path=work / "operator.log", env=OPERATOR_ENV,
+    process = OperatorProcess(kubeconfig=kubeconfig, log_path=work / "operator.log",
+                              env={**OPERATOR_ENV, "KUBETUNE_DATABASE_URL": mirror_database},
                               namespaces=(f"{E2E_PREFIX}*",)).start()
     yield process
     process.stop()

@@ -173,7 +173,9 @@ def _plan(tj: TrainingJob, settings: OperatorSettings) -> tuple[TrainerConfig, _
             seed=hp.seed),
         checkpoint=CheckpointSettings(every_steps=spec.checkpoint.every_steps, keep=spec.checkpoint.keep),
         output=_output(tj, wiring),
-        progress=ProgressSettings(port=settings.progress_port),
+        # The pod waits (a while) for one more /history read after training, so the loss curve's last steps reach
+        # the mirror before it exits.
+        progress=ProgressSettings(port=settings.progress_port, linger_seconds=2 * settings.progress_interval + 5),
         termination_message_path=TERMINATION_LOG,
     )
     return config, wiring

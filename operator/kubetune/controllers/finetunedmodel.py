@@ -31,6 +31,7 @@ def _runtime(memo: Any) -> Runtime:
 async def finetunedmodel_event(type: str | None, name: str, namespace: str | None, body: Any, memo: Any,
                                **_: Any) -> None:
     runtime = _runtime(memo)
+    runtime.observed(type, body)
     if type == "DELETED":
         runtime.forget(KIND, namespace or "", name)
         enqueue_finetunedmodel(runtime, namespace or "", name)  # finds it gone and stops its target watches

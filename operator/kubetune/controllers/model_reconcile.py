@@ -157,10 +157,12 @@ def _serving_targets(body: Mapping[str, Any]) -> list[ServingTarget]:
     return spec
 
 
-async def unload_targets(runtime: Runtime, namespace: str, served_name: str,
+async def unload_targets(runtime: Runtime, model: Mapping[str, Any],
                          targets: list[ServingTarget]) -> dict[str, dict[str, str]]:
-    """Unload the adapter from every pod of these targets, within the operator's unload deadline; returns, by
-    Deployment, the pods where it was not confirmed and why."""
+    """Unload the model's adapter from every pod of these targets, within the operator's unload deadline; each unload
+    goes to the mirror's deployment history. Returns, by Deployment, the pods where it was not confirmed and why."""
+    meta = model["metadata"]
+    namespace, served_name = meta["namespace"], (model.get("spec") or {}).get("servedName") or ""
     failures: dict[str, dict[str, str]] = {}
     for i, target in enumerate(targets):
         deployment = await runtime.client.get_or_none(DEPLOYMENTS, target.deployment, namespace)
@@ -172,22 +174,39 @@ async def unload_targets(runtime: Runtime, namespace: str, served_name: str,
             ref = target.api_key_secret_ref
             with contextlib.suppress(SecretNotUsable):
                 api_key = await read_api_key(runtime.client, namespace, ref.name, ref.key, f"targets[{i}]")
-        failed = await unload_everywhere(vllm_client(runtime), pods, served_name, api_key, rollout_policy(runtime),
-                                         runtime.settings.unload_deadline, model_lists(runtime))
+        outcomes = await unload_everywhere(vllm_client(runtime), pods, served_name, api_key, rollout_policy(runtime),
+                                           runtime.settings.unload_deadline, model_lists(runtime))
+        for outcome in outcomes:
+            if outcome.attempted:
+                _record(runtime, model, target.deployment, outcome.pod.name, "unload", outcome.error is None,
+                        outcome.seconds, outcome.error)
+        failed = {o.pod.name: o.error for o in outcomes if o.error}
         if failed:
             failures[target.deployment] = failed
     return failures
+
+
+def _record(runtime: Runtime, model: Mapping[str, Any], target: str, pod: str, action: str, ok: bool,
+            seconds: float | None, message: str | None) -> None:
+    """One row of the deployment history: a load, unload or failed load on one pod."""
+    if runtime.mirror is None:
+        return
+    meta = model["metadata"]
+    runtime.mirror.record_deployment(
+        model_uid=meta["uid"], namespace=meta["namespace"], model=meta["name"], target=target, pod=pod,
+        action="load" if action == "load" else "unload", outcome="succeeded" if ok else "failed",
+        served_name=(model.get("spec") or {}).get("servedName"),
+        latency_ms=round(seconds * 1000, 3) if seconds is not None else None, message=message)
 
 
 async def _finalize(runtime: Runtime, body: Mapping[str, Any]) -> None:
     meta = body["metadata"]
     ns, name = meta["namespace"], meta["name"]
     if FINALIZER in (meta.get("finalizers") or []):
-        served_name = (body.get("spec") or {}).get("servedName")
-        if served_name:
-            failures = await unload_targets(runtime, ns, served_name, _serving_targets(body))
+        if (body.get("spec") or {}).get("servedName"):
+            failures = await unload_targets(runtime, body, _serving_targets(body))
             for deployment, pods in failures.items():
-                log.warning("adapter %s not confirmed unloaded on %s: %s", served_name, deployment,
+                log.warning("adapter of %s not confirmed unloaded on %s: %s", name, deployment,
                             ", ".join(sorted(pods)))
         await _set_finalizer(runtime, body, present=False)
     target_watches(runtime).set_targets(ns, name, set())
@@ -228,9 +247,9 @@ async def _reconcile(runtime: Runtime, body: Json) -> Requeue | None:
               for i, t in enumerate(wanted)]
     # Every target's checks pass before anything is loaded anywhere.
     if all(s.verdict.ok for s in states):
-        await _load(runtime, ftm, states)
+        await _load(runtime, body, ftm, states)
     removed = [t for t in targets if t.deployment not in {w.deployment for w in wanted}]
-    still_loaded = await _unload_removed(runtime, ftm, removed)
+    still_loaded = await _unload_removed(runtime, body, ftm, removed)
 
     previous = {t["deployment"]: t for t in status.get("targets") or []}
     now = datetime.now(UTC)
@@ -251,7 +270,7 @@ async def _reconcile(runtime: Runtime, body: Json) -> Requeue | None:
     return Requeue(after=RESYNC_SECONDS) if wanted else None
 
 
-async def _load(runtime: Runtime, ftm: FineTunedModel, states: list[TargetState]) -> None:
+async def _load(runtime: Runtime, body: Json, ftm: FineTunedModel, states: list[TargetState]) -> None:
     vllm, lists = vllm_client(runtime), model_lists(runtime)
     for state in states:
         if state.problem is None and state.pods and state.lora_path:
@@ -261,13 +280,17 @@ async def _load(runtime: Runtime, ftm: FineTunedModel, states: list[TargetState]
             for outcome in state.outcomes:
                 ADAPTER_LOADS.labels("failed" if not outcome.loaded else
                                      "loaded" if outcome.attempted else "present").inc()
+                if outcome.attempted or not outcome.loaded:
+                    _record(runtime, body, state.target.deployment, outcome.pod.name, "load", outcome.loaded,
+                            outcome.seconds, outcome.message)
 
 
-async def _unload_removed(runtime: Runtime, ftm: FineTunedModel, removed: list[ServingTarget]) -> list[str]:
+async def _unload_removed(runtime: Runtime, body: Json, ftm: FineTunedModel,
+                          removed: list[ServingTarget]) -> list[str]:
     """Unload from targets no longer in the spec; the ones still not confirmed stay in status for the next pass."""
     if not removed:
         return []
-    failures = await unload_targets(runtime, ftm.metadata.namespace or "", ftm.spec.served_name, removed)
+    failures = await unload_targets(runtime, body, removed)
     for deployment, pods in failures.items():
         log.warning("adapter %s not confirmed unloaded from removed target %s on %s", ftm.spec.served_name,
                     deployment, ", ".join(sorted(pods)))

@@ -18,6 +18,7 @@ from ..api.trainer import Progress
 from ..builders.naming import TRAININGJOB_UID
 from ..kube import Invalid
 from ..kube.client import PODS
+from ..store import HistoryUnavailable, Mirror, fetch_history
 from .resources import TRAININGJOBS
 from .runtime import Runtime
 
@@ -74,6 +75,19 @@ def status_patch(progress: Progress, now: datetime) -> Json:
     return patch
 
 
+async def _mirror_history(runtime: Runtime, mirror: Mirror, uid: str, ip: str, port: int, since: int) -> int:
+    """Record the steps logged from ``since`` on; returns where the next round starts."""
+    try:
+        points = await fetch_history(runtime.http, ip, port, since)
+    except HistoryUnavailable as e:
+        log.debug("history of %s not read: %s", uid, e)
+        return since
+    if points:
+        mirror.record_training_metrics(uid, points)
+        return points[-1].step  # /history includes this step: an evaluation logged later at it is still picked up
+    return since
+
+
 async def _patch_while_running(runtime: Runtime, namespace: str, name: str, patch: Json) -> None:
     # The test op makes it atomic: a report that lands after the job finished must not overwrite the final numbers.
     ops: list[Json] = [{"op": "test", "path": "/status/phase", "value": "Running"}]
@@ -87,14 +101,22 @@ async def _patch_while_running(runtime: Runtime, namespace: str, name: str, patc
 
 
 async def follow_progress(runtime: Runtime, namespace: str, name: str, uid: str) -> None:
-    """Poll until cancelled: the reconcile starts this when the job turns Running and cancels it when it leaves."""
+    """Poll until cancelled: the reconcile starts this when the job turns Running and cancels it when it leaves.
+
+    Each round copies /progress into status and hands every step the trainer logged since the last round
+    (/history) to the mirror, starting, after an operator restart, from the newest step the mirror has: the loss curve
+    in the database has every logged step, once."""
     interval = runtime.settings.progress_interval
     port = runtime.settings.progress_port
+    mirror = runtime.mirror
+    since = (await mirror.last_training_step(uid) or 0) if mirror is not None else 0
     ip: str | None = None
     last: Json | None = None
     while True:
         if ip is None:
             ip = await _running_pod_ip(runtime, namespace, uid)
+        if ip is not None and mirror is not None:
+            since = await _mirror_history(runtime, mirror, uid, ip, port, since)
         progress = await read_progress(runtime.http, ip, port) if ip else None
         if progress is None:
             ip = None  # the pod may have been replaced; look it up again next time

@@ -19,6 +19,7 @@ import aiohttp
 from ..kube import KubeClient
 from ..kube.versions import is_newer
 from ..settings import OperatorSettings
+from ..store import Mirror
 from .workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
@@ -32,12 +33,18 @@ class Runtime:
     client: KubeClient
     http: aiohttp.ClientSession  # for vLLM servers and operator pods, not the API server
     queues: dict[str, WorkQueue[Key]] = field(default_factory=dict)  # by kind, started with the operator
+    mirror: Mirror | None = None  # the database mirror of every object's history (None: not started)
     extras: dict[str, Any] = field(default_factory=dict)  # shared per-kind machinery (target watches, caches)
     _offered: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     _tasks: dict[tuple[str, ...], asyncio.Task[None]] = field(default_factory=dict)
     _own: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
     # -- the queues ----------------------------------------------------------------------------------------------
+    def observed(self, event_type: str | None, body: Any) -> None:
+        """A watch event of one of kubetune's kinds: its state goes to the mirror (never blocks, never raises)."""
+        if self.mirror is not None:
+            self.mirror.observe(event_type, body)
+
     def enqueue(self, kind: str, namespace: str, name: str, body: Any = None) -> None:
         """Queue a reconcile of one object; ``body`` is the newest object a watch event delivered, if any."""
         if body is not None:

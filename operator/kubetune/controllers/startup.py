@@ -15,6 +15,7 @@ from ..builders.naming import MANAGED_BY, OPERATOR, TRAININGJOB
 from ..kube import KubeClient, Resource
 from ..kube.connection import SERVICE_ACCOUNT_DIR, Connection
 from ..settings import OperatorSettings
+from ..store import Mirror, cluster_lister
 from . import model_reconcile, training_reconcile
 from .memory import trim_periodically
 from .resources import FINETUNEDMODELS, TRAININGJOBS
@@ -68,10 +69,16 @@ async def operator_startup(settings: kopf.OperatorSettings, memo: Any, logger: A
     configure(settings)
     operator_settings = getattr(memo, "operator_settings", None) or OperatorSettings.from_env()
     http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256))
-    memo.runtime = Runtime(settings=operator_settings, client=KubeClient.discover(), http=http)
-    memo.runtime.ensure_task(("operator", "malloc-trim"), trim_periodically)
-    start_queues(memo.runtime)
-    logger.info("kubetune operator started (trainer image %s)", operator_settings.trainer_image)
+    client = KubeClient.discover()
+    runtime = memo.runtime = Runtime(settings=operator_settings, client=client, http=http)
+    namespaces = tuple(getattr(memo, "namespaces", ()) or ())
+    runtime.mirror = Mirror.from_settings(operator_settings, lister=cluster_lister(client, namespaces),
+                                          namespaces=namespaces)
+    await runtime.mirror.start()  # returns at once: connecting and migrating happen in its writer, with retries
+    runtime.ensure_task(("operator", "malloc-trim"), trim_periodically)
+    start_queues(runtime)
+    logger.info("kubetune operator started (trainer image %s; mirror %s)", operator_settings.trainer_image,
+                runtime.mirror.where)
 
 
 @kopf.on.cleanup()
@@ -82,6 +89,8 @@ async def operator_cleanup(memo: Any, **_: Any) -> None:
         if watches is not None:
             await watches.close()
         await runtime.close()
+        if runtime.mirror is not None:
+            await runtime.mirror.stop()
         await runtime.client.close()
         await runtime.http.close()
 

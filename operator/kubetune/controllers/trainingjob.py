@@ -29,6 +29,7 @@ def _runtime(memo: Any) -> Runtime:
 async def trainingjob_event(type: str | None, name: str, namespace: str | None, body: Any, memo: Any,
                             **_: Any) -> None:
     runtime = _runtime(memo)
+    runtime.observed(type, body)
     if type == "DELETED":
         runtime.forget(KIND, namespace or "", name)  # children go with their owner reference
         return

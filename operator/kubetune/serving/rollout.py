@@ -114,55 +114,64 @@ async def load_everywhere(client: VLLMClient, pods: list[PodEndpoint], name: str
     return list(await asyncio.gather(*(guarded(p) for p in pods)))
 
 
+@dataclass(frozen=True)
+class UnloadOutcome:
+    """One pod after an unload: ``attempted`` when an unload call was made (the adapter was there), ``error`` when it
+    is still not confirmed gone."""
+
+    pod: PodEndpoint
+    attempted: bool
+    error: str | None = None
+    seconds: float | None = None
+
+
 async def _unload_one(client: VLLMClient, pod: PodEndpoint, name: str, api_key: str | None,
-                      policy: RolloutPolicy, lists: ModelLists) -> str | None:
+                      policy: RolloutPolicy, lists: ModelLists) -> UnloadOutcome:
     delay = policy.backoff
     last = ""
+    attempted = False
+    loop = asyncio.get_running_loop()
     for attempt in range(1, policy.retries + 1):
         try:
             if attempt > 1:
                 lists.invalidate(pod.base_url)
             if not any(m.id == name for m in await lists.get(pod.base_url, api_key)):
-                return None
+                return UnloadOutcome(pod, attempted)
+            started = loop.time()
+            attempted = True
             try:
                 await client.unload_adapter(pod.base_url, name, api_key)
             except BaseException:
                 lists.invalidate(pod.base_url)
                 raise
             lists.unloaded(pod.base_url, name)
-            return None
+            return UnloadOutcome(pod, True, seconds=loop.time() - started)
         except (ServerUnavailable, AdapterLoadRejected) as e:
             last = str(e)
         if attempt < policy.retries:
             await asyncio.sleep(delay)
             delay *= 2
-    return last
+    return UnloadOutcome(pod, attempted, error=last)
 
 
 async def unload_everywhere(client: VLLMClient, pods: list[PodEndpoint], name: str, api_key: str | None = None,
                             policy: RolloutPolicy | None = None, deadline: float = 30.0,
-                            lists: ModelLists | None = None) -> dict[str, str]:
-    """Unload ``name`` from every pod; return the pods that still failed, with why. Bounded by ``deadline``: a pod
-    that does not answer in time (it may be gone) counts as unloaded, since vLLM keeps adapters only in memory."""
+                            lists: ModelLists | None = None) -> list[UnloadOutcome]:
+    """Unload ``name`` from every pod; return each pod's outcome. Bounded by ``deadline``: a pod that does not answer
+    in time (it may be gone) counts as unloaded, since vLLM keeps adapters only in memory."""
     policy = policy or RolloutPolicy()
     semaphore = asyncio.Semaphore(policy.concurrency)
-
     reader = _reader(client, lists)
 
-    async def guarded(pod: PodEndpoint) -> tuple[str, str | None]:
+    async def guarded(pod: PodEndpoint) -> UnloadOutcome:
         async with semaphore:
-            return pod.name, await _unload_one(client, pod, name, api_key, policy, reader)
+            return await _unload_one(client, pod, name, api_key, policy, reader)
 
-    tasks = [asyncio.ensure_future(guarded(p)) for p in pods]
+    tasks = {asyncio.ensure_future(guarded(p)): p for p in pods}
     done, pending = await asyncio.wait(tasks, timeout=deadline) if tasks else (set(), set())
     for task in pending:
         task.cancel()
-    failures = {}
-    for task in done:
-        pod_name, error = task.result()
-        if error:
-            failures[pod_name] = error
     if pending:
         log.warning("unload of %s: %d pod(s) did not answer within %.0fs; treated as unloaded", name, len(pending),
                     deadline)
-    return failures
+    return [task.result() for task in done] + [UnloadOutcome(tasks[task], True) for task in pending]
