@@ -13,7 +13,7 @@ This module imports only pydantic, the standard library and the API's own models
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
@@ -171,6 +171,19 @@ class ProgressSettings(_Config):
     host: str | None = Field(
         default=None, description="Address to bind; default: $POD_IP if set, else 0.0.0.0."
     )
+    linger_seconds: float = Field(
+        default=0, ge=0, le=600,
+        description="After the evaluation ends, keep serving until a reader has fetched every sample from /samples "
+        "(or this many seconds), so the operator's mirror gets them all.",
+    )
+
+
+class SamplesPage(_Report):
+    """``GET /samples?since=<index>``: the samples recorded at or after ``index``, oldest first. Each is a record of
+    the samples file with its ``index`` (its position in the file, the same across pods that resumed)."""
+
+    samples: list[dict[str, Any]] = Field(default_factory=list)
+    total: int = Field(default=0, description="Samples recorded so far.")
 
 
 class EvaluatorConfig(_Config):

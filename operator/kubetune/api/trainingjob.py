@@ -367,6 +367,15 @@ class DatasetStats(ApiModel):
     sha256: str | None = Field(default=None, description="SHA-256 of the normalised dataset, for lineage.")
 
 
+class ValidationSplitStatus(ApiModel):
+    """The held-out split the trainer wrote beside the adapter: what a ModelComparison's prompts.fromTrainingJob
+    tests on."""
+
+    path: str | None = Field(default=None, description="The file on the output claim, relative to its root.")
+    examples: int | None = Field(default=None, ge=0, description="Examples in it.")
+    sha256: str | None = Field(default=None, description="SHA-256 of the file; the evaluator checks it.")
+
+
 class TrainingJobStatus(ApiModel):
     """What the operator observed. Written only by the operator."""
 
@@ -380,6 +389,9 @@ class TrainingJobStatus(ApiModel):
     progress: Progress | None = Field(default=None, description="Live progress while running.")
     last_checkpoint: CheckpointStatus | None = Field(default=None, description="The newest checkpoint.")
     dataset_stats: DatasetStats | None = Field(default=None, description="Dataset validation results.")
+    validation_split: ValidationSplitStatus | None = Field(
+        default=None, description="The held-out split, once training succeeded (for ModelComparisons)."
+    )
     model_ref: LocalObjectRef | None = Field(default=None, description="The FineTunedModel created on success.")
     job_name: str | None = Field(default=None, description="Name of the batch/v1 Job running the training pod.")
     start_time: datetime | None = Field(

@@ -27,10 +27,9 @@ from ..api.evaluator import (
     SamplingConfig,
     VerdictRule,
 )
-from ..api.trainer import VALIDATION_SPLIT_FILE
 from ..settings import OperatorSettings
 from .naming import child_name, common_labels, owner_reference
-from .training import run_dir
+from .training import held_out_path
 
 CONFIG_DIR = "/etc/kubetune"
 CONFIG_FILE = "evaluator.json"
@@ -110,8 +109,8 @@ def service_url(service: str, namespace: str, port: int) -> tuple[str, ...]:
 
 def held_out_prompts(tj: TrainingJob, sha256: str | None) -> VolumePrompts:
     """The held-out split a TrainingJob's trainer wrote beside its adapter, on its output claim."""
-    return VolumePrompts(claim_name=tj.spec.output.storage.pvc.claim_name,
-                         path=posixpath.join(run_dir(tj), VALIDATION_SPLIT_FILE), sha256=sha256, training_split=True)
+    return VolumePrompts(claim_name=tj.spec.output.storage.pvc.claim_name, path=held_out_path(tj), sha256=sha256,
+                         training_split=True)
 
 
 def spec_prompts(mc: ModelComparison) -> PromptLocation | None:
@@ -198,7 +197,8 @@ def build_evaluator_config(mc: ModelComparison, facts: ResolvedComparison,
                             seed=sampling.seed or 0),
         failures=FailurePolicy(max_error_rate=spec.max_error_rate,
                                request_timeout_seconds=spec.request_timeout_seconds),
-        progress=ProgressSettings(port=settings.progress_port),
+        # The pod waits (a while) until the operator has read every sample from /samples, for the mirror.
+        progress=ProgressSettings(port=settings.progress_port, linger_seconds=2 * settings.progress_interval + 5),
         termination_message_path=TERMINATION_LOG,
     )
 

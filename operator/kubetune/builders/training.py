@@ -13,6 +13,7 @@ from ..api.trainer import (
     DEFAULT_HUB_TOKEN_ENV,
     EXIT_CONFIG_INVALID,
     EXIT_DATASET_INVALID,
+    VALIDATION_SPLIT_FILE,
     BaseModelRef,
     CheckpointSettings,
     DatasetConfig,
@@ -61,6 +62,11 @@ def run_dir(tj: TrainingJob) -> str:
     """The run's directory on the output volume: one per TrainingJob object, so a re-created job starts clean."""
     uid = (tj.metadata.uid or "")[:8]
     return posixpath.join(tj.spec.output.storage.pvc.path, tj.spec.output.model_name, f"{_name(tj)}-{uid}")
+
+
+def held_out_path(tj: TrainingJob) -> str:
+    """Where the trainer writes the held-out split, relative to the output claim's root."""
+    return posixpath.join(run_dir(tj), VALIDATION_SPLIT_FILE)
 
 
 def adapter_path(tj: TrainingJob) -> str:

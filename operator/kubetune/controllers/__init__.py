@@ -5,6 +5,6 @@ one function, and let kopf retry; decisions (``training_phase``) are pure and te
 (``training_children``, ``progress``) go through ``kubetune.kube``.
 """
 
-from . import finetunedmodel, startup, trainingjob
+from . import finetunedmodel, modelcomparison, startup, trainingjob
 
-__all__ = ["finetunedmodel", "startup", "trainingjob"]
+__all__ = ["finetunedmodel", "modelcomparison", "startup", "trainingjob"]

@@ -14,6 +14,7 @@ import kopf
 from ..api import GROUP, VERSION
 from ..builders.adapter_validation import COMPONENT
 from ..builders.naming import FINETUNEDMODEL, MANAGED_BY, OPERATOR
+from .comparison_reconcile import wake_comparisons
 from .model_reconcile import KIND, enqueue_finetunedmodel
 from .runtime import Runtime
 
@@ -36,6 +37,7 @@ async def finetunedmodel_event(type: str | None, name: str, namespace: str | Non
         runtime.forget(KIND, namespace or "", name)
         enqueue_finetunedmodel(runtime, namespace or "", name)  # finds it gone and stops its target watches
         return
+    wake_comparisons(runtime, KIND, namespace or "", name)
     if runtime.is_own_write(KIND, namespace or "", name, body):
         return
     enqueue_finetunedmodel(runtime, namespace or "", name, body)

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..builders.naming import MANAGED_BY, OPERATOR
 from ..kube import Conflict, KubeClient, Resource
+from ..kube.client import CONFIGMAPS
 
 log = logging.getLogger(__name__)
 Json = dict[str, Any]
@@ -39,3 +40,32 @@ async def remove_leftover(client: KubeClient, resource: Resource, obj: Json) -> 
              meta["name"])
     with contextlib.suppress(Conflict):
         await client.delete(resource, meta["name"], meta["namespace"], propagation="Background", uid=meta["uid"])
+
+
+class NameConflict(Exception):
+    """A child's name is taken by an object that is not this owner's and not kubetune's to remove."""
+
+
+async def ensure_configmap(client: KubeClient, configmap: Json, owner_uid: str | None, owner_kind: str) -> None:
+    """Create the owner's ConfigMap, or bring its data up to date when it is this owner's. One left by an earlier
+    owner of the same name is replaced (the garbage collector would delete it under the new pod); anyone else's is a
+    NameConflict."""
+    ns, name = configmap["metadata"]["namespace"], configmap["metadata"]["name"]
+    for _ in range(3):
+        try:
+            await client.create(CONFIGMAPS, configmap, ns)
+            return
+        except Conflict:
+            current = await client.get_or_none(CONFIGMAPS, name, ns)
+        if current is None:
+            continue
+        if owned_by(current, owner_uid):
+            if current.get("data") != configmap["data"]:
+                await client.patch(CONFIGMAPS, name, {"data": configmap["data"]}, ns)
+            return
+        if not is_ours(current):
+            raise NameConflict(f"ConfigMap {ns}/{name} exists and was not created by kubetune for this {owner_kind}; "
+                               f"delete it or rename the {owner_kind}")
+        with contextlib.suppress(Conflict):
+            await client.delete(CONFIGMAPS, name, ns, uid=current["metadata"]["uid"], grace_seconds=0)
+    raise NameConflict(f"ConfigMap {ns}/{name} keeps being re-created by someone else")

@@ -11,14 +11,14 @@ from typing import Any
 import aiohttp
 import kopf
 
-from ..builders.naming import MANAGED_BY, OPERATOR, TRAININGJOB
+from ..builders.naming import MANAGED_BY, OPERATOR
 from ..kube import KubeClient, Resource
 from ..kube.connection import SERVICE_ACCOUNT_DIR, Connection
 from ..settings import OperatorSettings
 from ..store import Mirror, cluster_lister
-from . import model_reconcile, training_reconcile
+from . import comparison_reconcile, model_reconcile, training_reconcile
 from .memory import trim_periodically
-from .resources import FINETUNEDMODELS, TRAININGJOBS
+from .resources import FINETUNEDMODELS, MODELCOMPARISONS, TRAININGJOBS
 from .runtime import Key, Runtime
 from .status import report_error
 from .workqueue import Backoff, Requeue, WorkQueue
@@ -30,6 +30,7 @@ Reconcile = Callable[[Runtime, str, str], Awaitable[Requeue | None]]
 CONTROLLERS: tuple[tuple[str, Resource, Reconcile], ...] = (
     (training_reconcile.KIND, TRAININGJOBS, training_reconcile.reconcile_trainingjob),
     (model_reconcile.KIND, FINETUNEDMODELS, model_reconcile.reconcile_finetunedmodel),
+    (comparison_reconcile.KIND, MODELCOMPARISONS, comparison_reconcile.reconcile_modelcomparison),
 )
 
 
@@ -45,7 +46,7 @@ def configure(settings: kopf.OperatorSettings) -> None:
     settings.execution.max_workers = 8
     # Server-side filters: only the operator's own Jobs and pods (training, adapter validation) reach it. vLLM pods
     # and Deployments are watched separately, per serving target (model_watches.TargetWatches).
-    settings.watching.label_selectors["batch", "jobs"] = f"{MANAGED_BY}={OPERATOR},{TRAININGJOB}"
+    settings.watching.label_selectors["batch", "jobs"] = f"{MANAGED_BY}={OPERATOR}"
     settings.watching.label_selectors["", "v1", "pods"] = f"{MANAGED_BY}={OPERATOR}"
 
 

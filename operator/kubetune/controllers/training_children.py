@@ -18,19 +18,15 @@ from ..builders.finetunedmodel import build_finetuned_model, parse_version
 from ..builders.naming import SUSPEND_REQUESTED, TRAININGJOB, TRAININGJOB_UID
 from ..builders.training import build_trainer_configmap, build_training_job, trainer_name
 from ..kube import Conflict, KubeClient, NotFound
-from ..kube.client import CONFIGMAPS, DEPLOYMENTS, EVENTS, JOBS, PODS, PVCS, SECRETS
+from ..kube.client import CONFIGMAPS, DEPLOYMENTS, JOBS, PODS, PVCS, SECRETS
 from ..settings import OperatorSettings
-from .ownership import is_ours, owned_by
+from .ownership import ensure_configmap, owned_by
 from .resources import FINETUNEDMODELS
 
 log = logging.getLogger(__name__)
 
 SPEC_HASH = "kubetune.dev/spec-hash"
 Json = dict[str, Any]
-
-
-class NameConflict(Exception):
-    """A child's name is taken by an object that is not this job's and not kubetune's to remove."""
 
 
 @dataclass(frozen=True)
@@ -118,30 +114,6 @@ async def replace_stale_job(client: KubeClient, tj: TrainingJob, settings: Opera
                             uid=current["metadata"]["uid"])
 
 
-async def _ensure_configmap(client: KubeClient, tj: TrainingJob, configmap: Json) -> None:
-    ns = tj.metadata.namespace or ""
-    name = configmap["metadata"]["name"]
-    for _ in range(3):
-        try:
-            await client.create(CONFIGMAPS, configmap, ns)
-            return
-        except Conflict:
-            current = await client.get_or_none(CONFIGMAPS, name, ns)
-        if current is None:
-            continue
-        if owned_by(current, tj.metadata.uid):
-            if current.get("data") != configmap["data"]:
-                await client.patch(CONFIGMAPS, name, {"data": configmap["data"]}, ns)
-            return
-        if not is_ours(current):
-            raise NameConflict(f"ConfigMap {ns}/{name} exists and was not created by kubetune for this "
-                               "TrainingJob; delete it or rename the TrainingJob")
-        # An earlier TrainingJob's: the garbage collector would delete it under the new pod.
-        with contextlib.suppress(Conflict):
-            await client.delete(CONFIGMAPS, name, ns, uid=current["metadata"]["uid"], grace_seconds=0)
-    raise NameConflict(f"ConfigMap {ns}/{name} keeps being re-created by someone else")
-
-
 async def ensure_job(client: KubeClient, tj: TrainingJob, settings: OperatorSettings) -> Json:
     """Create the ConfigMap and the Job when they do not exist; return the Job.
 
@@ -158,7 +130,7 @@ async def ensure_job(client: KubeClient, tj: TrainingJob, settings: OperatorSett
 
     # The ConfigMap first: when it cannot be created (a quota, a name taken), no Job exists whose pod would wait for
     # it forever, and the next pass starts over.
-    await _ensure_configmap(client, tj, configmap)
+    await ensure_configmap(client, configmap, tj.metadata.uid, "TrainingJob")
     created = await create_job()
     if created is not None:
         log.info("created Job %s/%s for TrainingJob %s", ns, job["metadata"]["name"], tj.metadata.name)
@@ -197,24 +169,6 @@ async def job_and_pods(client: KubeClient, tj: TrainingJob) -> tuple[Json | None
     return job, (pods if job is not None else [])
 
 
-async def pod_creation_failure(client: KubeClient, job: Json, pods: list[Json]) -> str | None:
-    """Why the Job controller cannot create the pod, from its newest FailedCreate event after the newest pod (a quota
-    that needs requests, a PriorityClass that does not exist); None when it has not failed to."""
-    meta = job["metadata"]
-    events = await client.list(EVENTS, meta["namespace"],
-                               field_selector=f"involvedObject.uid={meta['uid']},reason=FailedCreate")
-    newest_pod = max((p["metadata"].get("creationTimestamp", "") for p in pods), default="")
-
-    def when(event: Json) -> str:
-        return str(event.get("lastTimestamp") or event.get("eventTime") or event["metadata"].get("creationTimestamp")
-                   or "")
-
-    recent = [e for e in events if when(e) >= newest_pod]
-    if not recent:
-        return None
-    return str(max(recent, key=when).get("message") or "FailedCreate")
-
-
 async def ensure_model(client: KubeClient, tj: TrainingJob, result: TrainerResult | None) -> str:
     """Create this job's FineTunedModel once, as the next free version ``<modelName>-v<N>``; return its name.
 
@@ -236,5 +190,5 @@ async def ensure_model(client: KubeClient, tj: TrainingJob, result: TrainerResul
             version += 1  # another job of the same modelName took this version first
 
 
-__all__ = ["TRAININGJOB", "MissingReference", "NameConflict", "ensure_job", "ensure_model", "job_and_pods",
-           "missing_references", "pod_creation_failure", "replace_stale_job", "sync_suspend"]
+__all__ = ["TRAININGJOB", "MissingReference", "ensure_job", "ensure_model", "job_and_pods",
+           "missing_references", "replace_stale_job", "sync_suspend"]

@@ -139,7 +139,7 @@ def _disrupted(pod: Json) -> bool:
                for c in pod.get("status", {}).get("conditions") or [])
 
 
-def _scheduling_problem(pod: Json) -> tuple[str, str] | None:
+def scheduling_problem(pod: Json) -> tuple[str, str] | None:
     for c in pod.get("status", {}).get("conditions") or []:
         if c.get("type") == "PodScheduled" and c.get("status") == "False":
             return c.get("reason") or "Unschedulable", c.get("message") or "the pod cannot be scheduled"
@@ -188,7 +188,7 @@ def observe(job: Json | None, pods: list[Json], suspend: bool,
                            pod_name=pod["metadata"]["name"], pod_ip=pod["status"].get("podIP"), **common)
     pending = _newest(active)
     if pending is not None:
-        problem = _scheduling_problem(pending)
+        problem = scheduling_problem(pending)
         if problem:
             return Observation("Queued", problem[0], problem[1], pod_name=pending["metadata"]["name"], **common)
         waiting = (_trainer_state(pending).get("state") or {}).get("waiting") or {}

@@ -11,23 +11,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..api import InvalidResource, TrainingJob, parse_resource, set_condition
-from ..builders.training import UnsupportedSpec, trainer_name
+from ..builders.training import UnsupportedSpec, held_out_path, trainer_name
 from ..kube.client import JOBS
 from .events import post_event
+from .jobs import POD_CREATION_GRACE, age, finished, pod_creation_failure
 from .metrics import RECONCILES, TRANSITIONS
-from .ownership import is_ours, owned_by, remove_leftover
+from .ownership import NameConflict, is_ours, owned_by, remove_leftover
 from .progress import follow_progress
 from .resources import TRAININGJOBS
 from .runtime import Runtime
 from .status import StaleRead, changed, recovered, write_status
 from .training_children import (
     MissingReference,
-    NameConflict,
     ensure_job,
     ensure_model,
     job_and_pods,
     missing_references,
-    pod_creation_failure,
     replace_stale_job,
     suspend_requested,
     sync_suspend,
@@ -39,10 +38,7 @@ from .workqueue import Requeue
 Json = dict[str, Any]
 KIND = "TrainingJob"
 TERMINAL = ("Succeeded", "Failed")
-WAITING = Requeue(backoff=True)
-# The Job controller creates a pod within moments; only a Job older than this is asked why it has none (one more
-# request per pass, which a burst of new jobs should not pay).
-POD_CREATION_GRACE = 5.0  # on something outside the operator's watches: look again, less and less often
+WAITING = Requeue(backoff=True)  # on something outside the operator's watches: look again, less and less often
 
 
 def _conditions(previous: list[Json], obs: Observation, generation: int | None, now: datetime) -> list[Json]:
@@ -200,8 +196,8 @@ async def _reconcile(runtime: Runtime, body: Mapping[str, Any]) -> Requeue | Non
 
     creation_failure = None
     if not job.get("spec", {}).get("suspend") and not any(
-            p.get("status", {}).get("phase") in ("Pending", "Running") for p in pods) and not _finished(job) \
-            and _age(job, now) > POD_CREATION_GRACE:
+            p.get("status", {}).get("phase") in ("Pending", "Running") for p in pods) and not finished(job) \
+            and age(job, now) > POD_CREATION_GRACE:
         creation_failure = await pod_creation_failure(client, job, pods)
     obs = observe(job, pods, tj.spec.suspend, creation_failure)
     update: Json = {
@@ -219,6 +215,9 @@ async def _reconcile(runtime: Runtime, body: Mapping[str, Any]) -> Requeue | Non
             update["datasetStats"] = result.dataset_stats.model_dump(by_alias=True, exclude_none=True)
         if result.metrics:
             update["metrics"] = result.metrics.model_dump(by_alias=True, exclude_none=True)
+        if result.validation_split and obs.phase == "Succeeded":
+            update["validationSplit"] = {"path": held_out_path(tj), "examples": result.validation_split.examples,
+                                         "sha256": result.validation_split.sha256}
     if obs.phase == "Succeeded":
         model = await ensure_model(client, tj, result)
         update["modelRef"] = {"name": model}
@@ -245,18 +244,6 @@ async def _reconcile(runtime: Runtime, body: Mapping[str, Any]) -> Requeue | Non
 
 async def patch_status(runtime: Runtime, body: Mapping[str, Any], status: Json) -> None:
     await write_status(runtime, KIND, TRAININGJOBS, body, status)
-
-
-def _age(obj: Json, now: datetime) -> float:
-    created = obj["metadata"].get("creationTimestamp")
-    if not created:
-        return 0.0
-    return (now - datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)).total_seconds()
-
-
-def _finished(job: Json) -> bool:
-    return any(c.get("type") in ("Complete", "Failed", "FailureTarget", "SuccessCriteriaMet")
-               and c.get("status") == "True" for c in job.get("status", {}).get("conditions") or [])
 
 
 async def _foreign_job(runtime: Runtime, body: Mapping[str, Any], job: Json) -> Requeue:

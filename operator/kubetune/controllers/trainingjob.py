@@ -13,6 +13,7 @@ import kopf
 
 from ..api import GROUP, VERSION
 from ..builders.naming import MANAGED_BY, OPERATOR, TRAININGJOB
+from .comparison_reconcile import wake_comparisons
 from .runtime import Runtime
 from .training_reconcile import KIND, enqueue_trainingjob
 
@@ -33,6 +34,7 @@ async def trainingjob_event(type: str | None, name: str, namespace: str | None, 
     if type == "DELETED":
         runtime.forget(KIND, namespace or "", name)  # children go with their owner reference
         return
+    wake_comparisons(runtime, KIND, namespace or "", name)
     if runtime.is_own_write(KIND, namespace or "", name, body):
         return
     enqueue_trainingjob(runtime, namespace or "", name, body=body)

@@ -77,6 +77,9 @@ def execute(config: EvaluatorConfig, secrets: Secrets) -> int:
     tracker.update(phase=result.phase)
     write_termination_message(config.termination_message_path, result)
     if server is not None:
+        linger = config.progress.linger_seconds
+        if linger and not tracker.wait_samples_delivered(linger):
+            log.info("not every sample was read from /samples within %.0fs of the end; exiting", linger)
         server.stop()
     log.info("%s (%s): %s", result.phase, result.reason, result.message)
     return code

@@ -13,12 +13,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from kubetune.api.evaluator import EvaluatorProgress, ModelProgress
+from kubetune.api.evaluator import EvaluatorProgress, ModelProgress, SamplesPage
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,28 @@ class ProgressTracker:
         self._lock = threading.Lock()
         self._progress = EvaluatorProgress(updated_at=now_rfc3339())
         self.labels = labels
+        self._samples: list[dict[str, Any]] = []
+        self._delivered = threading.Condition(self._lock)
+        self._delivered_through = 0  # samples [0, n) have been read from /samples
+
+    def add_samples(self, records: list[dict[str, Any]]) -> None:
+        """Samples as the samples file holds them (redacted), in its order: /samples serves them with their index."""
+        with self._lock:
+            self._samples.extend(records)
+
+    def samples_since(self, index: int) -> SamplesPage:
+        with self._lock:
+            page = [{"index": i, **record} for i, record in enumerate(self._samples[index:], start=max(0, index))]
+            total = len(self._samples)
+            if index + len(page) >= total and total > self._delivered_through:
+                self._delivered_through = total
+                self._delivered.notify_all()
+            return SamplesPage(samples=page, total=total)
+
+    def wait_samples_delivered(self, timeout: float) -> bool:
+        """Wait until every sample has been read from /samples at least once, or ``timeout`` seconds."""
+        with self._lock:
+            return self._delivered.wait_for(lambda: self._delivered_through >= len(self._samples), timeout)
 
     def update(self, baseline: ModelProgress | None = None, candidate: ModelProgress | None = None,
                **fields: Any) -> None:
@@ -128,6 +151,15 @@ def _handler(tracker: ProgressTracker, registry: CollectorRegistry) -> type[Base
             if path == "/progress":
                 body = json.dumps(tracker.snapshot().model_dump(mode="json", by_alias=True)).encode()
                 self._send(200, "application/json", body)
+            elif path == "/samples":
+                query = parse_qs(self.path.partition("?")[2])
+                try:
+                    since = max(0, int((query.get("since") or ["0"])[0]))
+                except ValueError:
+                    self._send(400, "text/plain", b"since must be an integer\n")
+                    return
+                self._send(200, "application/json", tracker.samples_since(since).model_dump_json(by_alias=True)
+                           .encode())
             elif path == "/metrics":
                 self._send(200, CONTENT_TYPE_LATEST, generate_latest(registry))
             elif path in ("/healthz", "/readyz"):

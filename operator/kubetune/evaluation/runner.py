@@ -119,6 +119,7 @@ class Evaluation:
         assert self.samples is not None
         self.samples.append(record)
         self.records.append(record)
+        self.tracker.add_samples([record])
         self._publish()
 
     async def _pair_worker(self, queue: asyncio.Queue[tuple[int, Prompt]], clients: dict[str, ModelClient],
@@ -174,6 +175,7 @@ class Evaluation:
         self.samples = SamplesFile(path, self.secrets.redact)
         resumed = self.samples.resume(drawn)
         self.records, self.attempt = list(resumed.records), resumed.attempt
+        self.tracker.add_samples(self.records)
         self.facts.resumed = len(self.records)
         for record in self.records:  # failures already on disk count against the threshold too
             for role in aggregate.ROLES:
