@@ -1,6 +1,7 @@
-"""``make demo``: the quickstart, end to end. A local cluster (or the current kubeconfig), the operator, a tiny base
-model, a vLLM CPU Deployment, a TrainingJob, its FineTunedModel hot-loaded on every replica, and a completion
-through the adapter.
+"""``make demo``: the quickstart, end to end. A local cluster (or the current kubeconfig), the operator mirroring
+into a real PostgreSQL, a tiny base model, a vLLM CPU Deployment, a TrainingJob, its FineTunedModel hot-loaded on
+every replica, a completion through the adapter, and a ModelComparison of the adapter against its base on the job's
+held-out questions, printed as a table with its verdict.
 """
 
 from __future__ import annotations
@@ -21,12 +22,15 @@ from kubetune.api.crdgen import crd_manifests
 from .controlplane import LocalCluster, ensure_namespace
 from .kubeapi import KubeREST
 from .operator_process import OperatorProcess
+from .postgres import start_postgres
 from .waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / "examples" / "demo"
 NAMESPACE = "kubetune-demo"
-PROMPT = "What is the capital of France?"
+PROMPT = "Where is my order 4242?"
+JOB = "support-bot"
+COMPARISON = "support-bot-v1-vs-base"
 Json = dict[str, Any]
 
 
@@ -55,10 +59,11 @@ def client_job(pod_ips: list[str], model: str) -> Json:
     script = (
         "import json, sys, urllib.request\n"
         "def ask(ip, model):\n"
-        f"    body = json.dumps({{'model': model, 'prompt': {PROMPT!r}, 'max_tokens': 12, 'temperature': 0}})\n"
-        "    req = urllib.request.Request(f'http://{ip}:8000/v1/completions', body.encode(),\n"
+        f"    body = json.dumps({{'model': model, 'messages': [{{'role': 'user', 'content': {PROMPT!r}}}], "
+        "'max_tokens': 16, 'temperature': 0}})\n"
+        "    req = urllib.request.Request(f'http://{ip}:8000/v1/chat/completions', body.encode(),\n"
         "                                 {'Content-Type': 'application/json'})\n"
-        "    return json.load(urllib.request.urlopen(req, timeout=60))['choices'][0]['text']\n"
+        "    return json.load(urllib.request.urlopen(req, timeout=60))['choices'][0]['message']['content']\n"
         "out = [{'pod': ip, 'base': ask(ip, 'tiny-llama'), 'adapter': ask(ip, sys.argv[1])} for ip in sys.argv[2:]]\n"
         "open('/dev/termination-log', 'w').write(json.dumps(out))\n"
     )
@@ -80,9 +85,9 @@ def follow_training(kube: KubeREST) -> Json:
     last = ""
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
-        status = _status(kube, "trainingjobs", "facts")
+        status = _status(kube, "trainingjobs", JOB)
         progress = status.get("progress") or {}
-        line = f"TrainingJob facts: {status.get('phase', '-')}"
+        line = f"TrainingJob {JOB}: {status.get('phase', '-')}"
         if progress.get("loss") is not None:
             line += (f"  step {progress.get('step')}/{progress.get('totalSteps', '?')}  loss "
                      f"{progress['loss']:.3f}  {progress.get('percent', 0):.0f}%")
@@ -97,12 +102,60 @@ def follow_training(kube: KubeREST) -> Json:
     raise TimeoutError("the TrainingJob did not finish in 15 minutes")
 
 
-def run(kube: KubeREST, operator_kubeconfig: Path | None, state: Path) -> int:
+def follow_comparison(kube: KubeREST) -> Json:
+    last = ""
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        status = _status(kube, "modelcomparisons", COMPARISON)
+        progress = status.get("progress") or {}
+        line = f"ModelComparison {COMPARISON}: {status.get('phase', '-')} {status.get('reason', '')}"
+        if progress.get("total"):
+            line += f"  {progress.get('done', 0)}/{progress['total']} prompts"
+        if line != last:
+            print(f"    {line}", flush=True)
+            last = line
+        if status.get("phase") in ("Succeeded", "Failed"):
+            return status
+        time.sleep(0.5)
+    raise TimeoutError("the ModelComparison did not finish in 15 minutes")
+
+
+def print_comparison(kube: KubeREST) -> None:
+    """The verdict table, as `kubetune compare --wait` prints it."""
+    from kubetune.cli.comparison_view import render
+    from kubetune.cli.output import console
+
+    out = console()
+    for part in render(kube.get(KubeREST.path("kubetune.dev/v1alpha1", "modelcomparisons", NAMESPACE,
+                                              COMPARISON))):
+        out.print(part)
+
+
+def print_mirror(url: str) -> None:
+    """What the mirror holds after the run (the database outlives the objects)."""
+    import psycopg
+
+    from kubetune.redaction import redact
+
+    say(f"mirrored into PostgreSQL at {redact(url)}:")
+    queries = {"training_jobs": "select count(*) from training_jobs",
+               "training_metrics (loss curve steps)": "select count(*) from training_metrics",
+               "fine_tuned_models": "select count(*) from fine_tuned_models",
+               "deployment_history (per-pod loads)": "select count(*) from deployment_history",
+               "model_comparisons": "select count(*) from model_comparisons",
+               "comparison_samples": "select count(*) from comparison_samples"}
+    with psycopg.connect(url) as conn:
+        for label, query in queries.items():
+            print(f"    {label:38} {conn.execute(query).fetchone()[0]:>6}")  # type: ignore[index]
+
+
+def run(kube: KubeREST, operator_kubeconfig: Path | None, state: Path, database_url: str | None = None) -> int:
     install_crds(kube)
     operator = None
     if operator_kubeconfig is not None:
         say("starting the kubetune operator (kubetune operator)")
-        operator = OperatorProcess(kubeconfig=operator_kubeconfig, log_path=state / "operator.log").start()
+        env = {"KUBETUNE_DATABASE_URL": database_url} if database_url else {}
+        operator = OperatorProcess(kubeconfig=operator_kubeconfig, log_path=state / "operator.log", env=env).start()
     try:
         ensure_namespace(kube, NAMESPACE)
         say(f"namespace {NAMESPACE}: storage, a tiny base model, and vLLM (2 replicas, CPU)")
@@ -148,11 +201,21 @@ def run(kube: KubeREST, operator_kubeconfig: Path | None, state: Path) -> int:
         if pod["status"]["phase"] != "Succeeded":
             say(f"the client failed: {terminated.get('message')}")
             return 1
-        say(f"completions for {PROMPT!r}:")
+        say(f"answers to {PROMPT!r}:")
         for answer in json.loads(terminated["message"]):
             print(f"    pod {answer['pod']}\n      base (tiny-llama): {answer['base']!r}\n"
                   f"      adapter ({model}): {answer['adapter']!r}")
-        say(f"done. kubectl --kubeconfig {os.environ.get('KUBECONFIG', '<kubeconfig>')} -n {NAMESPACE} get tj,ftm")
+        say("kubectl apply -f examples/demo/04-comparison.yaml  (the adapter against its base, on held-out questions)")
+        apply_file(kube, MANIFESTS / "04-comparison.yaml", NAMESPACE)
+        compared = follow_comparison(kube)
+        if compared.get("phase") != "Succeeded":
+            say(f"the comparison failed: {compared.get('reason')}: {compared.get('message')}")
+            return 1
+        print_comparison(kube)
+        if database_url:
+            time.sleep(2)  # the mirror's writer commits within moments of the last events
+            print_mirror(database_url)
+        say(f"done. kubectl --kubeconfig {os.environ.get('KUBECONFIG', '<kubeconfig>')} -n {NAMESPACE} get tj,ftm,mc")
         return 0
     finally:
         if operator is not None:
@@ -178,8 +241,11 @@ def main(argv: list[str] | None = None) -> None:
     cluster = LocalCluster(root=root)
     cluster.start()
     os.environ["KUBECONFIG"] = str(cluster.kubeconfig)
+    say("starting PostgreSQL for the operator's mirror")
+    shutil.rmtree(args.state_dir / "postgres", ignore_errors=True)
+    database = start_postgres(args.state_dir / "postgres")
     try:
-        code = run(cluster.api, cluster.kubeconfig, args.state_dir)
+        code = run(cluster.api, cluster.kubeconfig, args.state_dir, database.create_database("kubetune"))
         if args.keep and code == 0:
             say(f"cluster kept running; export KUBECONFIG={cluster.kubeconfig} (Ctrl-C stops it)")
             while True:
@@ -188,6 +254,7 @@ def main(argv: list[str] | None = None) -> None:
         code = 130
     finally:
         cluster.stop()
+        database.stop()
     sys.exit(code)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,11 +13,13 @@ from typing import Any
 import pytest
 import yaml
 
+from kubetune_devcluster import vllm_server
 from kubetune_devcluster.controlplane import LocalCluster
 from kubetune_devcluster.deploy import NAMESPACE, helm_template
 from kubetune_devcluster.kubeapi import KubeREST
 from kubetune_devcluster.operator_process import OperatorProcess
 from kubetune_devcluster.postgres import PostgresServer
+from kubetune_devcluster.waiting import wait_for
 
 # Short intervals so a test sees progress within a short training run; production defaults are in settings.py.
 OPERATOR_ENV = {"KUBETUNE_PROGRESS_INTERVAL": "1", "KUBETUNE_TRAINER_IMAGE": "kubetune/trainer:test",
@@ -182,3 +185,25 @@ def training_job(name: str, rows: list[dict[str, Any]] | None = None, **override
         else:
             spec[key] = value
     return {"apiVersion": "kubetune.dev/v1alpha1", "kind": "TrainingJob", "metadata": {"name": name}, "spec": spec}
+
+
+@pytest.fixture(scope="session")
+def serving_ns(cluster: LocalCluster, kube: KubeREST, operator: OperatorProcess, tiny_model: Path) -> Iterator[str]:
+    """One namespace for the session's serving tests: claims, a LoRA-ready vLLM Deployment `vllm` (2 replicas)
+    mounting `adapters`; vLLM takes long to start, so the serving and comparison tests share it."""
+    ns = cluster.create_namespace(f"{E2E_PREFIX}serving-{uuid.uuid4().hex[:6]}")
+    create_claim(kube, ns, "models")
+    create_claim(kube, ns, "adapters")
+    shutil.copytree(tiny_model, cluster.volume_path(ns, "models") / BASE_MODEL_NAME)
+    deployment = vllm_server.vllm_deployment(
+        "vllm", tiny_model, served_name=BASE_MODEL_NAME, replicas=2, max_lora_rank=8,
+        extra_volumes=[{"name": "adapters", "persistentVolumeClaim": {"claimName": "adapters", "readOnly": True}}],
+        extra_mounts=[{"name": "adapters", "mountPath": "/adapters", "readOnly": True}])
+    kube.create(KubeREST.path_for("Deployment", ns), {**deployment, "metadata": {**deployment["metadata"],
+                                                                                 "namespace": ns}})
+    wait_for(lambda: kube.get(KubeREST.path_for("Deployment", ns, "vllm"))["status"].get("readyReplicas") == 2,
+             400, interval=1, what="2 ready vLLM replicas")
+    yield ns
+    kube.delete(KubeREST.path_for("Namespace", name=ns))
+
+

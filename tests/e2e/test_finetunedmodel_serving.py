@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,70 +18,14 @@ from kubetune_devcluster.kubeapi import KubeREST
 from kubetune_devcluster.operator_process import OperatorProcess
 from kubetune_devcluster.waiting import wait_for
 
-from .conftest import BASE_MODEL_NAME, E2E_PREFIX, create_claim, training_job
+from .conftest import BASE_MODEL_NAME, training_job
 from .helpers import events_for, ftm_path, tj_path, wait_phase
+from .serving import finetuned_model, get_ftm, served_ids, vllm_pods, wait_ftm_phase
 
 pytestmark = [pytest.mark.cluster, pytest.mark.vllm, pytest.mark.slow]
 PROMPT = "What is the capital of France?"
 API_KEY = "sk-kubetune-test-5f1d2c"
 Json = dict[str, Any]
-
-
-@pytest.fixture(scope="module")
-def serving_ns(cluster: LocalCluster, kube: KubeREST, operator: OperatorProcess, tiny_model: Path) -> Iterator[str]:
-    """One namespace for the module: claims, a LoRA-ready vLLM Deployment `vllm` (2 replicas) mounting `adapters`."""
-    ns = cluster.create_namespace(f"{E2E_PREFIX}serving-{uuid.uuid4().hex[:6]}")
-    create_claim(kube, ns, "models")
-    create_claim(kube, ns, "adapters")
-    shutil.copytree(tiny_model, cluster.volume_path(ns, "models") / BASE_MODEL_NAME)
-    deployment = vllm_server.vllm_deployment(
-        "vllm", tiny_model, served_name=BASE_MODEL_NAME, replicas=2, max_lora_rank=8,
-        extra_volumes=[{"name": "adapters", "persistentVolumeClaim": {"claimName": "adapters", "readOnly": True}}],
-        extra_mounts=[{"name": "adapters", "mountPath": "/adapters", "readOnly": True}])
-    kube.create(KubeREST.path_for("Deployment", ns), {**deployment, "metadata": {**deployment["metadata"],
-                                                                                 "namespace": ns}})
-    wait_for(lambda: kube.get(KubeREST.path_for("Deployment", ns, "vllm"))["status"].get("readyReplicas") == 2,
-             400, interval=1, what="2 ready vLLM replicas")
-    yield ns
-    kube.delete(KubeREST.path_for("Namespace", name=ns))
-
-
-def vllm_pods(kube: KubeREST, ns: str, app: str = "vllm", ready_only: bool = True) -> list[Json]:
-    pods = kube.get(KubeREST.path_for("Pod", ns), labelSelector=f"app={app}")["items"]
-    if not ready_only:
-        return pods
-    return [p for p in pods if not p["metadata"].get("deletionTimestamp") and any(
-        c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions") or [])]
-
-
-def served_ids(pod: Json, api_key: str | None = None) -> set[str]:
-    return {m["id"] for m in vllm_server.models(f"http://{pod['status']['podIP']}:8000", api_key)}
-
-
-def get_ftm(kube: KubeREST, ns: str, name: str) -> Json:
-    return kube.get(ftm_path(ns, name))
-
-
-def wait_ftm_phase(kube: KubeREST, ns: str, name: str, phases: tuple[str, ...], operator: OperatorProcess,
-                   timeout: float = 120) -> Json:
-    def reached() -> Json | None:
-        ftm = kube.get_or_none(ftm_path(ns, name))
-        return ftm if ftm and ftm.get("status", {}).get("phase") in phases else None
-
-    try:
-        return wait_for(reached, timeout, interval=0.1, what=f"FineTunedModel {name} to reach {phases}")
-    except AssertionError as e:
-        status = json.dumps((kube.get_or_none(ftm_path(ns, name)) or {}).get("status"), indent=1)
-        raise AssertionError(f"{e}\nstatus: {status}\noperator log:\n{operator.log_tail()}") from None
-
-
-def finetuned_model(name: str, adapter_path: str, targets: list[Json] | None = None) -> Json:
-    spec: Json = {"baseModel": {"name": BASE_MODEL_NAME},
-                  "adapter": {"pvc": {"claimName": "adapters", "path": adapter_path}}, "servedName": name}
-    if targets is not None:
-        spec["serving"] = {"targets": targets}
-    return {"apiVersion": "kubetune.dev/v1alpha1", "kind": "FineTunedModel", "metadata": {"name": name},
-            "spec": spec}
 
 
 def restarts(kube: KubeREST, ns: str) -> int:
