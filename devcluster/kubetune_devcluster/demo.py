@@ -60,7 +60,7 @@ def client_job(pod_ips: list[str], model: str) -> Json:
         "import json, sys, urllib.request\n"
         "def ask(ip, model):\n"
         f"    body = json.dumps({{'model': model, 'messages': [{{'role': 'user', 'content': {PROMPT!r}}}], "
-        "'max_tokens': 16, 'temperature': 0}})\n"
+        "'max_tokens': 16, 'temperature': 0})\n"
         "    req = urllib.request.Request(f'http://{ip}:8000/v1/chat/completions', body.encode(),\n"
         "                                 {'Content-Type': 'application/json'})\n"
         "    return json.load(urllib.request.urlopen(req, timeout=60))['choices'][0]['message']['content']\n"
@@ -72,7 +72,8 @@ def client_job(pod_ips: list[str], model: str) -> Json:
         "spec": {"backoffLimit": 0, "template": {"spec": {
             "restartPolicy": "Never", "automountServiceAccountToken": False,
             "containers": [{"name": "ask", "image": "ghcr.io/kubetune/trainer:0.1.0",
-                            "command": ["python", "-c", script, model, *pod_ips]}]}}},
+                            "command": ["python", "-c", script, model, *pod_ips],
+                            "terminationMessagePolicy": "FallbackToLogsOnError"}]}}},
     }
 
 

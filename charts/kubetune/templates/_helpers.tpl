@@ -96,6 +96,11 @@ capabilities: {drop: [ALL]}
 KUBETUNE_DATABASE_URL for the Postgres mirror: from database.existingSecret, else built from the bundled PostgreSQL's
 generated password ($(VAR) references expand from variables defined before them). Nothing when there is no database.
 */}}
+{{/* "true" when no database is configured: the mirror is SQLite on the state claim. */}}
+{{- define "kubetune.embeddedDatabase" -}}
+{{- if not (or .Values.database.existingSecret.name .Values.postgresql.enabled) }}true{{- end }}
+{{- end -}}
+
 {{- define "kubetune.databaseEnv" -}}
 {{- if .Values.database.existingSecret.name }}
 - name: KUBETUNE_DATABASE_URL

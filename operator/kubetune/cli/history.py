@@ -1,5 +1,5 @@
 """``kubetune history``: past training runs with their final loss, and comparisons with their verdicts, read from the
-Postgres mirror (``kubetune.store``), which outlives the Kubernetes objects.
+database mirror (``kubetune.store``), which outlives the Kubernetes objects.
 
 ``load_history`` is the one place that queries the mirror; the rest renders ``HistoryRow``s.
 """
@@ -11,7 +11,7 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .errors import EXIT_USAGE, CliError, UsageError
+from .errors import EXIT_CLUSTER, CliError, UsageError
 from .flags import add_output_flag
 
 DATABASE_URL_ENV = "KUBETUNE_DATABASE_URL"
@@ -37,22 +37,59 @@ class HistoryRow:
 
 
 class StoreUnavailable(CliError):
+    """The mirror's database cannot be read (down, wrong credentials, not migrated)."""
+
     def __init__(self, message: str) -> None:
-        super().__init__(message, EXIT_USAGE)
+        super().__init__(message, EXIT_CLUSTER)
+
+
+def _stamp(moment: Any) -> str | None:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment is not None else None
 
 
 def load_history(database_url: str, namespace: str | None, limit: int) -> list[HistoryRow]:
-    """The newest ``limit`` runs (all namespaces when ``namespace`` is None), newest first, from the mirror.
+    """The newest ``limit`` runs (all namespaces when ``namespace`` is None), newest first, from the mirror: read-only,
+    and deleted objects included (the mirror keeps them with deleted_at)."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
 
-    The mirror's models live in ``kubetune.store``; this is the one function to wire to them.
-    """
+    from kubetune.store import StoreError, redact
+    from kubetune.store.database import make_engine
+    from kubetune.store.tables import ModelComparisonRow, TrainingJobRow
+
     try:
-        import kubetune.store  # noqa: F401
-    except ImportError as e:
-        raise StoreUnavailable("kubetune history reads the Postgres mirror (kubetune.store), which this kubetune does "
-                               "not include yet; kubetune get tj,mc shows the runs the cluster still has") from e
-    raise StoreUnavailable("kubetune history is not wired to kubetune.store's tables yet "
-                           "(kubetune.cli.history.load_history)")
+        engine = make_engine(database_url)
+    except StoreError as e:
+        raise UsageError(str(e)) from None
+    rows: list[HistoryRow] = []
+    try:
+        with engine.connect() as conn:
+            jobs = select(TrainingJobRow).order_by(TrainingJobRow.created_at.desc()).limit(limit)
+            comparisons = select(ModelComparisonRow).order_by(ModelComparisonRow.created_at.desc()).limit(limit)
+            if namespace:
+                jobs = jobs.where(TrainingJobRow.namespace == namespace)
+                comparisons = comparisons.where(ModelComparisonRow.namespace == namespace)
+            for job in conn.execute(jobs).mappings():
+                metrics = job["metrics"] or {}
+                rows.append(HistoryRow(
+                    kind="TrainingJob", namespace=job["namespace"], name=job["name"], phase=job["phase"] or "-",
+                    started=_stamp(job["started_at"] or job["created_at"]), finished=_stamp(job["completed_at"]),
+                    model=job["registered_model"], final_loss=metrics.get("trainLoss"),
+                    eval_loss=metrics.get("evalLoss"), steps=metrics.get("steps"), reason=job["reason"]))
+            for mc in conn.execute(comparisons).mappings():
+                rows.append(HistoryRow(
+                    kind="ModelComparison", namespace=mc["namespace"], name=mc["name"], phase=mc["phase"] or "-",
+                    started=_stamp(mc["started_at"] or mc["created_at"]), finished=_stamp(mc["completed_at"]),
+                    model=f"{mc['candidate']} vs {mc['baseline']}" if mc["candidate"] else None,
+                    verdict=mc["verdict"], win_rate=mc["win_rate"], reason=mc["reason"]))
+    except SQLAlchemyError as e:
+        cause = getattr(e, "orig", None) or e
+        raise StoreUnavailable(f"cannot read the mirror at {redact(database_url)}: "
+                               f"{str(cause).strip().splitlines()[0]}") from None
+    finally:
+        engine.dispose()
+    rows.sort(key=lambda r: r.finished or r.started or "", reverse=True)
+    return rows[:limit]
 
 
 def add_commands(subparsers: Any) -> None:
@@ -60,8 +97,9 @@ def add_commands(subparsers: Any) -> None:
         "history", help="past training runs and comparisons, from the mirror database",
         description="Past TrainingJobs with their final loss and ModelComparisons with their verdicts, newest first, "
         "from kubetune's Postgres mirror (which keeps them after the Kubernetes objects are deleted).")
-    history.add_argument("--database-url", default=os.environ.get(DATABASE_URL_ENV),
-                         help=f"postgresql:// URL of the mirror (default: ${DATABASE_URL_ENV})")
+    history.add_argument("--database-url", default=os.environ.get(DATABASE_URL_ENV, ""),
+                         help=f"the mirror's database (default: ${DATABASE_URL_ENV}, else the embedded SQLite file "
+                         "under $KUBETUNE_STATE_DIR, as the operator resolves it)")
     history.add_argument("-n", "--namespace", help="only this namespace")
     history.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace (the default)")
     history.add_argument("--limit", type=int, default=50, help="most rows (default 50)")
@@ -70,13 +108,14 @@ def add_commands(subparsers: Any) -> None:
 
 
 def history_command(args: argparse.Namespace) -> int:
-    if not args.database_url:
-        raise UsageError(f"give --database-url or set {DATABASE_URL_ENV} (the mirror's Postgres)")
+    from kubetune.store import resolve_url
+
+    url = resolve_url(args.database_url, os.environ.get("KUBETUNE_STATE_DIR", ""))
     if args.namespace and args.all_namespaces:
         raise UsageError("pass -n NAMESPACE or -A, not both")
     if args.limit < 1:
         raise UsageError("--limit must be at least 1")
-    rows = load_history(args.database_url, args.namespace, args.limit)
+    rows = load_history(url, args.namespace, args.limit)
     show(rows, args.output, namespaces=not args.namespace)
     return 0
 

@@ -23,9 +23,9 @@ def parse(*argv: str):  # type: ignore[no-untyped-def]
 
 def test_the_demo_manifest_is_read_and_checked() -> None:
     manifest, configmap = prepare(parse("-f", str(REPO / "examples/demo/03-trainingjob.yaml")))
-    assert manifest["metadata"]["name"] == "facts" and configmap is None
-    renamed, _ = prepare(parse("-f", str(REPO / "examples/demo/03-trainingjob.yaml"), "--name", "facts-2"))
-    assert renamed["metadata"]["name"] == "facts-2"
+    assert manifest["metadata"]["name"] == "support-bot" and configmap is None
+    renamed, _ = prepare(parse("-f", str(REPO / "examples/demo/03-trainingjob.yaml"), "--name", "support-bot-2"))
+    assert renamed["metadata"]["name"] == "support-bot-2"
 
 
 def test_flags_build_a_job_whose_dataset_is_a_configmap(tmp_path: Path) -> None:
