@@ -5,6 +5,7 @@ and the adapter loaded on every vLLM pod."""
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -35,8 +36,11 @@ def replicas(cluster: LocalCluster, crds: list[Json], tmp_path: Path) -> Iterato
     account = install_chart_rbac(cluster)
     grant_lease(cluster, account, LEASE)
     kubeconfig = cluster.service_account_kubeconfig("kubetune-system", account, tmp_path / "operator.kubeconfig")
+    # Both replicas mirror into one embedded SQLite file (as the chart's replicas share its claim); only the leader
+    # writes.
     env = {**OPERATOR_ENV, "KUBETUNE_LEADER_ELECTION_NAME": LEASE, "KUBETUNE_LEASE_DURATION": str(LEASE_SECONDS),
-           "KUBETUNE_RENEW_DEADLINE": "4", "KUBETUNE_LEASE_RETRY_PERIOD": "1"}
+           "KUBETUNE_RENEW_DEADLINE": "4", "KUBETUNE_LEASE_RETRY_PERIOD": "1",
+           "KUBETUNE_STATE_DIR": str(tmp_path / "state")}
     operators = {name: OperatorProcess(kubeconfig=kubeconfig, log_path=tmp_path / f"{name}.log",
                                        env={**env, "KUBETUNE_LEADER_ELECTION_IDENTITY": name},
                                        namespaces=(f"{HA_PREFIX}*",)) for name in ("a", "b")}
@@ -58,7 +62,8 @@ def logs(operators: dict[str, OperatorProcess]) -> str:
 
 
 def test_the_standby_finishes_training_and_rollout_when_the_leader_dies(
-        cluster: LocalCluster, kube: KubeREST, replicas: dict[str, OperatorProcess], tiny_model: Path) -> None:
+        cluster: LocalCluster, kube: KubeREST, replicas: dict[str, OperatorProcess], tiny_model: Path,
+        tmp_path: Path) -> None:
     ns = cluster.create_namespace(f"{HA_PREFIX}{uuid.uuid4().hex[:6]}")
     try:
         create_claim(kube, ns, "models")
@@ -115,5 +120,20 @@ def test_the_standby_finishes_training_and_rollout_when_the_leader_dies(
         assert len(jobs_of(kube, ns, "ha")) == 1, "exactly one Job"
         assert len(models_of(kube, ns, "ha")) == 1, "exactly one FineTunedModel"
         assert len(kube.get(ftm_path(ns))["items"]) == 1
+
+        # The same history on the embedded SQLite mirror as on Postgres, across two takeovers.
+        database = tmp_path / "state" / "kubetune.db"
+        uid = get_tj(kube, ns, "ha")["metadata"]["uid"]
+
+        def steps() -> list[int]:
+            with sqlite3.connect(database) as conn:
+                return [r[0] for r in conn.execute("select step from training_metrics where job_uid = ? order by "
+                                                   "step", (uid,))]
+
+        wait_for(lambda: steps() == list(range(10, 201, 10)), 60, interval=1, what="the loss curve in SQLite")
+        with sqlite3.connect(database) as conn:
+            loads = conn.execute("select pod from deployment_history where model_uid = ? and action = 'load' and "
+                                 "outcome = 'succeeded'", (model["metadata"]["uid"],)).fetchall()
+        assert {p for (p,) in loads} == {p["metadata"]["name"] for p in pods}
     finally:
         kube.delete(KubeREST.path_for("Namespace", name=ns))
