@@ -82,7 +82,8 @@ def test_a_comparison_waits_for_its_model_then_finds_the_trained_adapter_better(
              for q in order_questions(64)]
     kube.create(tj_path(ns), training_job(
         "orders", rows_, dataset={"format": "openai", "source": {"inline": rows_}, "validationSplit": 0.25},
-        hyperparameters={"maxSteps": 80, "batchSize": 8, "learningRate": 0.01, "maxSeqLength": 96},
+        lora={"r": 8, "alpha": 16, "targetModules": "all-linear"},
+        hyperparameters={"maxSteps": 160, "batchSize": 8, "learningRate": 0.01, "maxSeqLength": 96},
         output={"modelName": "orders", "storage": {"pvc": {"claimName": "adapters"}}},
         serving={"targets": [{"deployment": "vllm", "port": 8000}]}))
     tj = wait_phase(kube, ns, "orders", ("Succeeded", "Failed"), operator=operator, timeout=600)
