@@ -1,6 +1,6 @@
 """Every cluster command fails on one line with a meaningful exit code: a bad flag (2) and an unreachable cluster (3).
 The cluster is a real closed port, so the connection is really refused. (A missing object needs a cluster:
-tests/e2e/test_cli_errors.py.)"""
+tests/e2e/test_cli_errors_on_cluster.py.)"""
 
 from __future__ import annotations
 
