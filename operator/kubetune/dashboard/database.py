@@ -9,6 +9,7 @@ SQLite file is "nothing mirrored yet" (SchemaMissing), never created: the operat
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -83,7 +84,8 @@ class ReadOnlyDatabase:
         engine = create_engine(
             self._parsed, hide_parameters=True, pool_pre_ping=True, pool_size=4, max_overflow=4,
             connect_args={"connect_timeout": CONNECT_TIMEOUT, "application_name": "kubetune-dashboard",
-                          "options": f"-c default_transaction_read_only=on -c statement_timeout={STATEMENT_TIMEOUT_MS}"})
+                          "options": "-c default_transaction_read_only=on "
+                                     f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"})
         return engine
 
     def engine(self) -> Engine:
@@ -120,10 +122,8 @@ class ReadOnlyDatabase:
 
     async def ping(self) -> Health:
         """Check the database answers (and has the mirror's tables); the result is also kept in ``health``."""
-        try:
+        with contextlib.suppress(DatabaseDown, SchemaMissing):
             await self.read(lambda c: c.execute(text("select count(*) from training_jobs")).scalar())
-        except (DatabaseDown, SchemaMissing):
-            pass
         return self.health
 
     def close(self) -> None:

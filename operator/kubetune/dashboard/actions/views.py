@@ -95,8 +95,9 @@ async def _form_page(request: web.Request, template: str, defaults: dict[str, st
     return _result(request, template, values, applied=applied, status=201)
 
 
-def _result(request: web.Request, template: str, values: dict[str, str], *, errors: Any = (), preview: str | None = None,
-            applied: cluster.Applied | None = None, failure: str | None = None, status: int = 200) -> web.Response:
+def _result(request: web.Request, template: str, values: dict[str, str], *, errors: Any = (),
+            preview: str | None = None, applied: cluster.Applied | None = None, failure: str | None = None,
+            status: int = 200) -> web.Response:
     if _wants_json(request):
         body = {"errors": [list(e) for e in errors], "yaml": applied.yaml if applied else preview,
                 "failure": failure, "applied": applied.__dict__ if applied else None}

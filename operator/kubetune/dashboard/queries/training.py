@@ -149,7 +149,7 @@ def curves(connection: Connection, uid: str, max_points: int = MAX_POINTS) -> Cu
     series: dict[str, list[list[float]]] = {}
     downsampled = False
     for position, name in enumerate(SERIES, start=1):
-        points = [Point(int(r[0]), float(r[position])) for r in rows if r[position] is not None]
+        points = [Point(int(r[0]), float(value)) for r in rows if (value := r[position]) is not None]
         kept = min_max_buckets(points, max_points)
         downsampled = downsampled or len(kept) < len(points)
         series[name] = [[p.step, p.value] for p in kept]
