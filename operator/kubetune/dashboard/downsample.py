@@ -10,13 +10,14 @@ starts and ends where the run did.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 MAX_POINTS = 2000
 
 
-@dataclass(frozen=True)
-class Point:
+class Point(NamedTuple):
+    """A tuple, not a dataclass: a long run has millions of them, and tuples are built several times faster."""
+
     step: int
     value: float
 

@@ -16,27 +16,27 @@ from kubetune.dashboard.context import DashboardConfig
 from kubetune.dashboard.database import ReadOnlyDatabase
 
 
-async def client_for(url: str, **config: object) -> TestClient:  # type: ignore[type-arg]
-    client = TestClient(TestServer(make_app(DashboardConfig(database_url=url, **config))))  # type: ignore[arg-type]
+async def client_for(url: str, **config: object) -> TestClient:
+    client = TestClient(TestServer(make_app(DashboardConfig(database_url=url, **config))))
     await client.start_server()
     return client
 
 
 @pytest.fixture
-async def client(seeded: tuple[str, dict[str, str]]) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
+async def client(seeded: tuple[str, dict[str, str]]) -> AsyncIterator[TestClient]:
     c = await client_for(seeded[0])
     yield c
     await c.close()
 
 
-async def page(client: TestClient, path: str, status: int = 200) -> str:  # type: ignore[type-arg]
+async def page(client: TestClient, path: str, status: int = 200) -> str:
     response = await client.get(path)
     body = await response.text()
     assert response.status == status, body[:2000]
     return body
 
 
-async def test_overview(client: TestClient) -> None:  # type: ignore[type-arg]
+async def test_overview(client: TestClient) -> None:
     html = await page(client, "/")
     assert "ml/support-bot-2" in html and "2m10s" in html  # the running job, with its ETA
     assert 'value="20.0"' in html  # its progress bar
@@ -44,7 +44,7 @@ async def test_overview(client: TestClient) -> None:  # type: ignore[type-arg]
     assert "support-bot-v1 vs tiny-llama" in html and "75.0%" in html
 
 
-async def test_runs_list_and_filters(client: TestClient) -> None:  # type: ignore[type-arg]
+async def test_runs_list_and_filters(client: TestClient) -> None:
     html = await page(client, "/runs")
     assert all(f"ml/{name}" in html for name in ("support-bot", "support-bot-2", "bad-data"))
     failed = await page(client, "/runs?phase=Failed")
@@ -53,7 +53,7 @@ async def test_runs_list_and_filters(client: TestClient) -> None:  # type: ignor
 
 
 async def test_a_run_with_its_rejected_lines_and_model(client: TestClient,
-                                                       seeded: tuple[str, dict[str, str]]) -> None:  # type: ignore[type-arg]
+                                                       seeded: tuple[str, dict[str, str]]) -> None:
     ids = seeded[1]
     html = await page(client, f"/runs/{ids['run']}")
     assert f'href="/models/{ids["model"]}"' in html and "4,100" in html
@@ -64,7 +64,7 @@ async def test_a_run_with_its_rejected_lines_and_model(client: TestClient,
 
 
 async def test_the_curve_is_down_sampled_and_keeps_the_spike(client: TestClient,
-                                                             seeded: tuple[str, dict[str, str]]) -> None:  # type: ignore[type-arg]
+                                                             seeded: tuple[str, dict[str, str]]) -> None:
     response = await client.get(f"/api/runs/{seeded[1]['run']}/curves")
     curves = (await response.json())["curves"]
     assert curves["logged_steps"] == STEPS and curves["downsampled"] and curves["last_step"] == STEPS
@@ -76,7 +76,7 @@ async def test_the_curve_is_down_sampled_and_keeps_the_spike(client: TestClient,
     assert len(small["curves"]["series"]["loss"]) <= 100
 
 
-async def test_models_and_a_version(client: TestClient, seeded: tuple[str, dict[str, str]]) -> None:  # type: ignore[type-arg]
+async def test_models_and_a_version(client: TestClient, seeded: tuple[str, dict[str, str]]) -> None:
     html = await page(client, "/models")
     assert "support-bot-v1" in html and "2/2" in html
     detail = await page(client, f"/models/{seeded[1]['model']}")
@@ -86,7 +86,7 @@ async def test_models_and_a_version(client: TestClient, seeded: tuple[str, dict[
 
 
 async def test_a_comparison_and_the_disagreement_filter(client: TestClient,
-                                                        seeded: tuple[str, dict[str, str]]) -> None:  # type: ignore[type-arg]
+                                                        seeded: tuple[str, dict[str, str]]) -> None:
     uid = seeded[1]["comparison"]
     html = await page(client, f"/comparisons/{uid}")
     assert "CandidateBetter" in html and "the candidate won 75% of pairs" in html and html.count('class="sample') == 4
@@ -125,7 +125,7 @@ def test_the_dashboard_cannot_write(seeded: tuple[str, dict[str, str]]) -> None:
         db.close()
 
 
-async def test_security_headers_and_the_served_chart_library(client: TestClient) -> None:  # type: ignore[type-arg]
+async def test_security_headers_and_the_served_chart_library(client: TestClient) -> None:
     response = await client.get("/")
     csp = response.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp

@@ -39,8 +39,8 @@ def _wants_json(request: web.Request) -> bool:
 
 
 async def actions_page(request: web.Request) -> web.Response:
-    return _off(request) or render(request, "actions.html", title="Actions", next=request.query.get("next", "/"),
-                                   error=None)
+    return _off(request) or render(request, "actions.html", title="Actions",
+                                   next=request.query.get("next", "/actions"), error=None)
 
 
 async def sign_in(request: web.Request) -> web.StreamResponse:
