@@ -10,19 +10,30 @@ WHEELHOUSE ?= $(firstword $(wildcard ../shared/wheels $(KUBETUNE_CACHE)/wheels))
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 PYTEST_ARGS ?=
+CHART_JS := operator/kubetune/dashboard/static/vendor/chart.umd.min.js
 
-.PHONY: all venv kube helm crds deploy images lint test test-unit demo clean-venv
+.PHONY: all venv assets kube helm crds deploy images lint test test-unit demo clean-venv
 all: test
 
 $(VENV)/.installed: pyproject.toml devcluster/pyproject.toml
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install -q uv
 	$(UV) venv -q --allow-existing --python $(PYTHON) $(VENV)
-	$(UV) pip install -q --python $(PY) $(if $(WHEELHOUSE),--find-links $(WHEELHOUSE),--extra-index-url $(TORCH_INDEX) --index-strategy unsafe-best-match) -e '.[training,evaluation,vllm,dev]' -e ./devcluster
+	$(UV) pip install -q --python $(PY) $(if $(WHEELHOUSE),--find-links $(WHEELHOUSE),--extra-index-url $(TORCH_INDEX) --index-strategy unsafe-best-match) -e '.[training,evaluation,vllm,dashboard,dev]' -e ./devcluster
 	@# Their PyPI builds break `import transformers` beside the CPU torch (torchvision::nms does not exist).
 	$(UV) pip uninstall -q --python $(PY) torchvision torchaudio torchcodec 2>/dev/null || true
 	@touch $@
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed $(CHART_JS)
+
+# The dashboard's Chart.js, installed by npm from frontend/package-lock.json (integrity-checked) and copied into the
+# package's static files: the dashboard serves it itself, no CDN at run time. Built, not committed (docs/dashboard.md).
+$(CHART_JS): frontend/package.json frontend/package-lock.json
+	npm ci --prefix frontend --ignore-scripts --no-audit --no-fund --loglevel=error
+	mkdir -p $(dir $@)
+	cp frontend/node_modules/chart.js/dist/chart.umd.min.js $@
+	@touch $@
+
+assets: $(CHART_JS)
 
 kube:
 	bash hack/build-kube.sh
@@ -40,7 +51,7 @@ deploy: venv helm
 # buildah or podman, whichever this machine has; from a Debian base built with debootstrap where no registry answers.
 # Minutes, not part of `make test`; tests/integration/images proves their contents once they exist.
 IMAGES ?= operator trainer-cpu
-images:
+images: $(CHART_JS)
 	WHEELHOUSE=$(WHEELHOUSE) bash images/build.sh $(IMAGES)
 
 lint: venv

@@ -161,3 +161,68 @@ spec:
       tolerations: {{- toYaml . | nindent 8 }}
       {{- end }}
 {{- end -}}
+
+{{- define "kubetune.dashboardName" -}}
+{{ include "kubetune.fullname" . }}-dashboard
+{{- end -}}
+
+{{/* "true" when the dashboard runs beside the operator on its embedded SQLite file (no database configured). */}}
+{{- define "kubetune.dashboardSidecar" -}}
+{{- if and .Values.dashboard.enabled (not (or .Values.database.existingSecret.name .Values.postgresql.enabled)) -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/* Where the operator keeps its embedded SQLite mirror when the dashboard sits beside it. */}}
+{{- define "kubetune.stateDir" -}}/var/lib/kubetune{{- end -}}
+
+{{/* The dashboard's container: in its own Deployment, or beside the operator (then reading the shared state). */}}
+{{- define "kubetune.dashboardContainer" -}}
+{{- $sidecar := include "kubetune.dashboardSidecar" . }}
+{{- $actions := .Values.dashboard.actions.enabled }}
+- name: dashboard
+  image: {{ include "kubetune.image" . }}
+  imagePullPolicy: {{ .Values.image.pullPolicy }}
+  command: [kubetune, dashboard]
+  args:
+  - --address=0.0.0.0
+  - --port={{ .Values.dashboard.port }}
+  - --refresh={{ .Values.dashboard.refreshSeconds }}
+  {{- if $actions }}
+  - --actions
+  - --token-file=/var/run/kubetune/dashboard/token
+  {{- else if not .Values.dashboard.events }}
+  - --no-cluster
+  {{- end }}
+  env:
+  {{- if $sidecar }}
+  - {name: KUBETUNE_STATE_DIR, value: {{ include "kubetune.stateDir" . }}}
+  {{- else }}
+  {{- include "kubetune.databaseEnv" . | nindent 2 }}
+  {{- end }}
+  ports:
+  - {name: dashboard, containerPort: {{ .Values.dashboard.port }}}
+  # Ready only when the mirror answers with its tables: beside a standby operator there is no file yet.
+  readinessProbe:
+    httpGet: {path: /readyz, port: dashboard}
+    periodSeconds: 10
+  livenessProbe:
+    httpGet: {path: /healthz, port: dashboard}
+    periodSeconds: 20
+    failureThreshold: 3
+  resources: {{- toYaml .Values.dashboard.resources | nindent 4 }}
+  securityContext: {{- include "kubetune.containerSecurityContext" . | nindent 4 }}
+  volumeMounts:
+  - {name: dashboard-tmp, mountPath: /tmp}
+  {{- if $actions }}
+  - {name: dashboard-token, mountPath: /var/run/kubetune/dashboard, readOnly: true}
+  {{- end }}
+  {{- if $sidecar }}
+  # Writable mount, read-only use: SQLite's WAL readers share the -shm index file with the writer for locking;
+  # the dashboard opens the database itself with mode=ro and query_only.
+  - {name: state, mountPath: {{ include "kubetune.stateDir" . }}}
+  {{- if or $actions .Values.dashboard.events }}
+  - {name: dashboard-account, mountPath: /var/run/secrets/kubernetes.io/serviceaccount, readOnly: true}
+  {{- end }}
+  {{- end }}
+{{- end -}}

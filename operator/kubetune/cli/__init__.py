@@ -18,10 +18,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from . import compare, completion, crds, dataset, db, get, history, logs, models, operator, train, watch
+from . import compare, completion, crds, dashboard, dataset, db, get, history, logs, models, operator, train, watch
 from .errors import EXIT_USAGE, CliError, one_line
 
-GROUPS = (train, watch, get, models, logs, compare, history, dataset, db, crds, operator, completion)
+GROUPS = (train, watch, get, models, logs, compare, history, dataset, db, dashboard, crds, operator, completion)
 
 
 class Parser(argparse.ArgumentParser):

@@ -58,7 +58,8 @@ def test_helm_lint_strict_passes(values: dict[str, Any]) -> None:
     ({"uninstall": {"resources": "drop"}}, "/uninstall/resources"),
     ({"watchNamespaces": ["Team_A"]}, "/watchNamespaces/0"),
     ({"metrics": {"port": 70000}}, "/metrics/port"),
-    ({"dashboard": {"enabled": True}}, "dashboard.enabled needs a database"),
+    ({"dashboard": {"refreshSeconds": 10}}, "/dashboard/refreshSeconds"),
+    ({"dashboard": {"actions": {"enable": True}}}, "additional properties 'enable' not allowed"),
     ({"metrics": {"service": False, "serviceMonitor": {"enabled": True}}}, "serviceMonitor.enabled needs"),
 ])
 def test_bad_values_are_refused_naming_the_field(values: dict[str, Any], message: str) -> None:
@@ -179,9 +180,10 @@ def test_bundled_postgresql_and_dashboard() -> None:
         [e["name"] for e in operator_container(docs)["env"]].index("KUBETUNE_DATABASE_URL")
     dashboard = next(d for d in of_kind(docs, "Deployment") if d["metadata"]["name"].endswith("-dashboard"))
     pod = dashboard["spec"]["template"]["spec"]
-    assert pod["automountServiceAccountToken"] is False, "the dashboard reads the database, not the cluster"
+    assert pod["serviceAccountName"] == "kubetune-dashboard"
+    assert pod["automountServiceAccountToken"] is True, "it lists a run's Events"
     assert pod["containers"][0]["command"] == ["kubetune", "dashboard"]
-    assert pod["containers"][0]["args"] == ["--address=0.0.0.0", "--port=8000"]
+    assert pod["containers"][0]["args"] == ["--address=0.0.0.0", "--port=8000", "--refresh=3"]
     [ingress] = of_kind(docs, "Ingress")
     backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]
     assert backend["service"]["name"] == dashboard["metadata"]["name"]
@@ -256,3 +258,73 @@ def test_values_schema_lists_every_default_value() -> None:
 
     walk(values, schema, "")
     assert Path(CHART / "values.schema.json").read_text().endswith("\n")
+
+
+def dashboard_rules(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    [role] = [d for d in of_kind(docs, "ClusterRole") if d["metadata"]["name"] == "kubetune-dashboard"]
+    [binding] = [d for d in of_kind(docs, "ClusterRoleBinding") if d["metadata"]["name"] == "kubetune-dashboard"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "kubetune-dashboard",
+                                    "namespace": "kubetune-system"}]
+    return list(role["rules"])
+
+
+def test_dashboard_rbac_allows_only_events_and_with_actions_only_the_actions() -> None:
+    database = {"database": {"existingSecret": {"name": "mirror-db"}}}
+    reading = render({**database, "dashboard": {"enabled": True}})
+    assert dashboard_rules(reading) == [{"apiGroups": [""], "resources": ["events"], "verbs": ["list"]}]
+    assert not [d for d in of_kind(reading, "Secret") if "dashboard" in d["metadata"]["name"]]
+    acting = render({**database, "dashboard": {"enabled": True, "actions": {"enabled": True}}})
+    assert dashboard_rules(acting)[1:] == [
+        {"apiGroups": ["kubetune.dev"], "resources": ["trainingjobs", "modelcomparisons"], "verbs": ["create"]},
+        {"apiGroups": ["kubetune.dev"], "resources": ["finetunedmodels"], "verbs": ["get", "patch"]}]
+    [token] = [d for d in of_kind(acting, "Secret") if d["metadata"]["name"] == "kubetune-dashboard-token"]
+    assert len(token["data"]["token"]) >= 40
+    dashboard = next(d for d in of_kind(acting, "Deployment") if d["metadata"]["name"] == "kubetune-dashboard")
+    container = dashboard["spec"]["template"]["spec"]["containers"][0]
+    assert "--actions" in container["args"] and "--token-file=/var/run/kubetune/dashboard/token" in container["args"]
+    quiet = render({**database, "dashboard": {"enabled": True, "events": False}})
+    assert not [d for d in of_kind(quiet, "ClusterRole") if d["metadata"]["name"] == "kubetune-dashboard"]
+    pod = next(d for d in of_kind(quiet, "Deployment") if d["metadata"]["name"] == "kubetune-dashboard")
+    assert pod["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+    assert "--no-cluster" in pod["spec"]["template"]["spec"]["containers"][0]["args"]
+    namespaced = render({**database, "watchNamespaces": ["team-a"], "dashboard": {"enabled": True}})
+    assert [d["metadata"]["namespace"] for d in of_kind(namespaced, "Role")
+            if d["metadata"]["name"] == "kubetune-dashboard"] == ["team-a"]
+
+
+def test_dashboard_beside_the_operator_on_the_embedded_sqlite() -> None:
+    docs = render({"dashboard": {"enabled": True, "actions": {"enabled": True}}})
+    assert not [d for d in of_kind(docs, "Deployment") if d["metadata"]["name"].endswith("-dashboard")]
+    pod = operator_deployment(docs)["spec"]["template"]
+    assert pod["metadata"]["labels"]["app.kubernetes.io/component"] == "operator"
+    spec = pod["spec"]
+    operator, dashboard = spec["containers"]
+    assert dashboard["name"] == "dashboard" and dashboard["command"] == ["kubetune", "dashboard"]
+    # Both see the same state directory: the operator writes kubetune.db there, the dashboard reads it.
+    state = {c["name"]: next(m for m in c["volumeMounts"] if m["name"] == "state") for c in (operator, dashboard)}
+    assert state["operator"]["mountPath"] == state["dashboard"]["mountPath"] == "/var/lib/kubetune"
+    for container in (operator, dashboard):
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["KUBETUNE_STATE_DIR"] == "/var/lib/kubetune"
+        assert "KUBETUNE_DATABASE_URL" not in env
+    # Each container gets its own identity: the operator's token only in the operator container.
+    assert spec["automountServiceAccountToken"] is False
+    accounts = {c["name"]: next(m["name"] for m in c["volumeMounts"]
+                                if m["mountPath"] == "/var/run/secrets/kubernetes.io/serviceaccount")
+                for c in (operator, dashboard)}
+    assert accounts == {"operator": "kube-api-access", "dashboard": "dashboard-account"}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert volumes["dashboard-account"]["secret"]["secretName"] == "kubetune-dashboard-account"
+    [account] = [d for d in of_kind(docs, "Secret") if d["metadata"]["name"] == "kubetune-dashboard-account"]
+    assert account["type"] == "kubernetes.io/service-account-token"
+    assert account["metadata"]["annotations"]["kubernetes.io/service-account.name"] == "kubetune-dashboard"
+    assert dashboard["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    [service] = [d for d in of_kind(docs, "Service") if d["metadata"]["name"] == "kubetune-dashboard"]
+    assert service["spec"]["selector"]["app.kubernetes.io/component"] == "operator"
+    assert service["spec"]["ports"][0]["targetPort"] == "dashboard"
+
+
+def test_the_default_install_has_no_dashboard() -> None:
+    docs = render()
+    assert not [d for d in docs if "dashboard" in d["metadata"]["name"]]
+    assert "app.kubernetes.io/component" not in operator_deployment(docs)["spec"]["template"]["metadata"]["labels"]

@@ -80,3 +80,15 @@ def test_base_requirements_have_no_dev_tools(wheel: zipfile.ZipFile) -> None:
     assert base, "no requirements read"
     assert [r for r in base if r.split(">")[0].split("=")[0].split("[")[0].strip() in DEV_ONLY_REQUIREMENTS] == []
     assert metadata["Name"] == "kubetune"
+
+
+def test_the_dashboards_templates_styles_scripts_and_chart_library_ship(wheel: zipfile.ZipFile) -> None:
+    """Every template and static file (our CSS and script, and Chart.js as `make assets` built it): a dashboard
+    without them would serve errors, and one that fetched Chart.js from a CDN would not work air-gapped."""
+    names = set(wheel.namelist())
+    dashboard = SOURCE / "dashboard"
+    files = {p.relative_to(SOURCE.parent).as_posix() for folder in ("templates", "static")
+             for p in (dashboard / folder).rglob("*") if p.is_file()}
+    assert "kubetune/dashboard/static/vendor/chart.umd.min.js" in files, "run `make assets` first"
+    assert {"kubetune/dashboard/templates/base.html", "kubetune/dashboard/static/dashboard.js"} <= files
+    assert files - names == set()
