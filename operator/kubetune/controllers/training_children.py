@@ -1,5 +1,6 @@
-"""The side effects of a TrainingJob: check what it references, create its ConfigMap and Job, keep the Job's
-suspension in step, and register the FineTunedModel on success. Every step is idempotent.
+"""The side effects of a TrainingJob: check what it references, create its ConfigMap, its Job and (for a multi-node
+job) the headless Service its pods meet through, keep the Job's suspension in step, and register the FineTunedModel on
+success. Every step is idempotent.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import contextlib
 import hashlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,9 +18,17 @@ from ..api import TrainingJob
 from ..api.trainer import TrainerResult
 from ..builders.finetunedmodel import build_finetuned_model, parse_version
 from ..builders.naming import SUSPEND_REQUESTED, TRAININGJOB, TRAININGJOB_UID
-from ..builders.training import build_trainer_configmap, build_training_job, trainer_name
-from ..kube import Conflict, KubeClient, NotFound
+from ..builders.training import (
+    build_rendezvous_service,
+    build_trainer_configmap,
+    build_training_job,
+    is_gang,
+    rendezvous_service_name,
+    trainer_name,
+)
+from ..kube import Conflict, KubeClient, NotFound, Resource
 from ..kube.client import CONFIGMAPS, DEPLOYMENTS, EVENTS, JOBS, PODS, PVCS, SECRETS
+from ..kube.resources import resource_for
 from ..settings import OperatorSettings
 from .ownership import is_ours, owned_by
 from .resources import FINETUNEDMODELS
@@ -26,7 +36,10 @@ from .resources import FINETUNEDMODELS
 log = logging.getLogger(__name__)
 
 SPEC_HASH = "kubetune.dev/spec-hash"
+SERVICES = resource_for("Service")
 Json = dict[str, Any]
+# Access modes that let a claim be mounted on several nodes at once, by how the pods mount it.
+SHARED_MODES = {True: ("ReadWriteMany", "ReadOnlyMany"), False: ("ReadWriteMany",)}
 
 
 class NameConflict(Exception):
@@ -41,15 +54,26 @@ class MissingReference:
     message: str
 
 
-async def _exists(client: KubeClient, resource: Any, name: str, namespace: str) -> bool:
-    return await client.get_or_none(resource, name, namespace) is not None
+def _claim_not_shared(tj: TrainingJob, claim: Json, field: str, read_only: bool) -> MissingReference | None:
+    """A claim the pods of a multi-node job cannot all mount: they may run on different nodes."""
+    modes = (claim.get("status") or {}).get("accessModes") or (claim.get("spec") or {}).get("accessModes") or []
+    if not is_gang(tj) or any(m in modes for m in SHARED_MODES[read_only]):
+        return None
+    meta = claim["metadata"]
+    wanted = " or ".join(SHARED_MODES[read_only])
+    return MissingReference("PersistentVolumeClaimNotShared", f"{field}: PersistentVolumeClaim {meta['namespace']}/"
+                            f"{meta['name']} is {', '.join(modes) or 'without access modes'}, but the "
+                            f"{tj.spec.resources.nodes} pods of this job may run on different nodes and all mount it: "
+                            f"use a {wanted} claim")
 
 
 async def missing_references(client: KubeClient, tj: TrainingJob) -> list[MissingReference]:
-    """Secrets, ConfigMaps, PVCs and serving Deployments the spec names but the namespace lacks."""
+    """Secrets, ConfigMaps, PVCs and serving Deployments the spec names but the namespace lacks; and for a multi-node
+    job, claims that cannot be mounted on several nodes."""
     ns = tj.metadata.namespace or ""
     spec = tj.spec
     wanted: list[tuple[Any, str, str, str]] = []  # resource, name, reason, field
+    read_only_claims = {"spec.baseModel.source.pvc.claimName", "spec.dataset.source.pvc"}
     if spec.base_model.source.pvc:
         wanted.append((PVCS, spec.base_model.source.pvc.claim_name, "PersistentVolumeClaimNotFound",
                        "spec.baseModel.source.pvc.claimName"))
@@ -71,12 +95,14 @@ async def missing_references(client: KubeClient, tj: TrainingJob) -> list[Missin
         if target.api_key_secret_ref:
             wanted.append((SECRETS, target.api_key_secret_ref.name, "SecretNotFound",
                            f"spec.serving.targets[{i}].apiKeySecretRef"))
-    found = await asyncio.gather(*(_exists(client, resource, name, ns) for resource, name, _, _ in wanted))
+    found = await asyncio.gather(*(client.get_or_none(resource, name, ns) for resource, name, _, _ in wanted))
     missing = []
-    for (_, name, reason, field), exists in zip(wanted, found, strict=True):
-        if not exists:
+    for (resource, name, reason, field), obj in zip(wanted, found, strict=True):
+        if obj is None:
             kind = reason.removesuffix("NotFound")
             missing.append(MissingReference(reason, f"{field}: {kind} {ns}/{name} does not exist"))
+        elif resource is PVCS and (unshared := _claim_not_shared(tj, obj, field, field in read_only_claims)):
+            missing.append(unshared)
     if source.config_map and not missing:
         cm = await client.get(CONFIGMAPS, source.config_map.name, ns)
         if source.config_map.key not in (cm.get("data") or {}):
@@ -118,28 +144,51 @@ async def replace_stale_job(client: KubeClient, tj: TrainingJob, settings: Opera
                             uid=current["metadata"]["uid"])
 
 
-async def _ensure_configmap(client: KubeClient, tj: TrainingJob, configmap: Json) -> None:
+async def _ensure_child(client: KubeClient, tj: TrainingJob, resource: Resource, body: Json,
+                        sync: Callable[[Json], Awaitable[None]] | None = None) -> None:
+    """Create a child the Job's pods need (its ConfigMap, its Service), or adopt this job's own (by owner UID, then
+    ``sync`` it with ``body``); remove an earlier incarnation's; refuse someone else's."""
     ns = tj.metadata.namespace or ""
-    name = configmap["metadata"]["name"]
+    name, kind = body["metadata"]["name"], body["kind"]
     for _ in range(3):
         try:
-            await client.create(CONFIGMAPS, configmap, ns)
+            await client.create(resource, body, ns)
             return
         except Conflict:
-            current = await client.get_or_none(CONFIGMAPS, name, ns)
+            current = await client.get_or_none(resource, name, ns)
         if current is None:
             continue
         if owned_by(current, tj.metadata.uid):
-            if current.get("data") != configmap["data"]:
-                await client.patch(CONFIGMAPS, name, {"data": configmap["data"]}, ns)
+            if sync is not None:
+                await sync(current)
             return
         if not is_ours(current):
-            raise NameConflict(f"ConfigMap {ns}/{name} exists and was not created by kubetune for this "
+            raise NameConflict(f"{kind} {ns}/{name} exists and was not created by kubetune for this "
                                "TrainingJob; delete it or rename the TrainingJob")
         # An earlier TrainingJob's: the garbage collector would delete it under the new pod.
         with contextlib.suppress(Conflict):
-            await client.delete(CONFIGMAPS, name, ns, uid=current["metadata"]["uid"], grace_seconds=0)
-    raise NameConflict(f"ConfigMap {ns}/{name} keeps being re-created by someone else")
+            await client.delete(resource, name, ns, uid=current["metadata"]["uid"], grace_seconds=0)
+    raise NameConflict(f"{kind} {ns}/{name} keeps being re-created by someone else")
+
+
+async def _ensure_configmap(client: KubeClient, tj: TrainingJob, configmap: Json) -> None:
+    async def sync(current: Json) -> None:
+        if current.get("data") != configmap["data"]:
+            await client.patch(CONFIGMAPS, configmap["metadata"]["name"], {"data": configmap["data"]},
+                               tj.metadata.namespace or "")
+
+    await _ensure_child(client, tj, CONFIGMAPS, configmap, sync)
+
+
+async def ensure_rendezvous_service(client: KubeClient, tj: TrainingJob, settings: OperatorSettings,
+                                    look_first: bool = False) -> None:
+    """The headless Service of a multi-node job (nothing for one pod). ``look_first``: read before creating, for the
+    passes that only check it is still there."""
+    if not is_gang(tj):
+        return
+    if look_first and await client.get_or_none(SERVICES, rendezvous_service_name(tj), tj.metadata.namespace or ""):
+        return
+    await _ensure_child(client, tj, SERVICES, build_rendezvous_service(tj, settings))
 
 
 async def ensure_job(client: KubeClient, tj: TrainingJob, settings: OperatorSettings) -> Json:
@@ -156,9 +205,10 @@ async def ensure_job(client: KubeClient, tj: TrainingJob, settings: OperatorSett
         except Conflict:
             return None
 
-    # The ConfigMap first: when it cannot be created (a quota, a name taken), no Job exists whose pod would wait for
-    # it forever, and the next pass starts over.
+    # The ConfigMap (and Service) first: when one cannot be created (a quota, a name taken), no Job exists whose pod
+    # would wait for it forever, and the next pass starts over.
     await _ensure_configmap(client, tj, configmap)
+    await ensure_rendezvous_service(client, tj, settings)
     created = await create_job()
     if created is not None:
         log.info("created Job %s/%s for TrainingJob %s", ns, job["metadata"]["name"], tj.metadata.name)
@@ -236,5 +286,6 @@ async def ensure_model(client: KubeClient, tj: TrainingJob, result: TrainerResul
             version += 1  # another job of the same modelName took this version first
 
 
-__all__ = ["TRAININGJOB", "MissingReference", "NameConflict", "ensure_job", "ensure_model", "job_and_pods",
-           "missing_references", "pod_creation_failure", "replace_stale_job", "sync_suspend"]
+__all__ = ["TRAININGJOB", "MissingReference", "NameConflict", "ensure_job", "ensure_model",
+           "ensure_rendezvous_service", "job_and_pods", "missing_references", "pod_creation_failure",
+           "replace_stale_job", "sync_suspend"]
