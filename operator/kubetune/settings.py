@@ -34,6 +34,10 @@ class OperatorSettings:
     progress_port: int = 8080
     """Port of the trainer's progress endpoint (/progress JSON, /metrics Prometheus)."""
 
+    rendezvous_port: int = 29400
+    """Port of torchrun's rendezvous on the first pod of a multi-node TrainingJob (PET_MASTER_PORT), Kubeflow
+    Trainer's default."""
+
     progress_interval: float = 5.0
     """Seconds between progress reads from a running training pod (the issue asks for at most 10)."""
 

@@ -18,7 +18,7 @@ from kubetune_devcluster.controlplane import LocalCluster
 from kubetune_devcluster.deploy import NAMESPACE, helm_template
 from kubetune_devcluster.kubeapi import KubeREST
 from kubetune_devcluster.operator_process import OperatorProcess
-from kubetune_devcluster.postgres import PostgresServer
+from kubetune_devcluster.postgres import PostgresServer, free_port
 from kubetune_devcluster.waiting import wait_for
 
 # Short intervals so a test sees progress within a short training run; production defaults are in settings.py.
@@ -26,7 +26,10 @@ OPERATOR_ENV = {"KUBETUNE_PROGRESS_INTERVAL": "1", "KUBETUNE_TRAINER_IMAGE": "ku
                 # The Lease lives where the chart puts it: the operator's own namespace.
                 "KUBETUNE_LEADER_ELECTION_NAMESPACE": NAMESPACE, "KUBETUNE_LEADER_ELECTION_IDENTITY": "e2e-operator",
                 # Small requests: the process node's 16 advertised CPUs hold many test pods at once.
-                "KUBETUNE_TRAINER_CPU_REQUEST": "100m", "KUBETUNE_TRAINER_MEMORY_REQUEST": "256Mi"}
+                "KUBETUNE_TRAINER_CPU_REQUEST": "100m", "KUBETUNE_TRAINER_MEMORY_REQUEST": "256Mi",
+                # The process node's pods share the host's ports, and so does every session on this machine: a
+                # multi-node job's rendezvous gets a port nothing else uses.
+                "KUBETUNE_RENDEZVOUS_PORT": str(free_port())}
 BASE_MODEL_NAME = "tiny-llama"
 # The e2e operator watches only namespaces with this prefix (a kopf glob), so the API tests that share the session's
 # cluster can write TrainingJob statuses of their own without the operator reconciling them.

@@ -127,14 +127,15 @@ LAUNCHER = Path(__file__).with_name("launch.py")
 
 
 def runtime_argv(launch_spec: Path) -> list[str]:
-    """How a container starts: the launcher as PID 1 of new PID and mount namespaces, as a container runtime would.
+    """How a container starts: the launcher as PID 1 of new PID, mount and UTS namespaces (the pod's hostname is its
+    own), as a container runtime would.
 
     Ending that init ends every process in the namespace. ``--kill-child``: when unshare dies (SIGKILL, or its own
     parent-death signal when the node dies), so does the init, and with it the namespace. unshare blocks SIGTERM and
     SIGINT itself; they reach the init, which shares its process group, and the init forwards them to the command.
     """
-    return ["unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc", "--kill-child",
-            sys.executable, "-I", str(LAUNCHER), str(launch_spec)]
+    return ["unshare", "--mount", "--propagation", "private", "--pid", "--uts", "--fork", "--mount-proc",
+            "--kill-child", sys.executable, "-I", str(LAUNCHER), str(launch_spec)]
 
 
 def container_init(runtime_pid: int) -> int | None:
@@ -262,10 +263,12 @@ def image_paths() -> list[str]:
 
 
 def write_launch_spec(
-    path: Path, argv: list[str], env: dict[str, str], mounts: list[Json], workdir: str | None
+    path: Path, argv: list[str], env: dict[str, str], mounts: list[Json], workdir: str | None,
+    hostname: str | None = None,
 ) -> None:
     import json
 
-    spec = {"argv": argv, "env": env, "mounts": mounts, "workingDir": workdir, "imagePaths": image_paths()}
+    spec = {"argv": argv, "env": env, "mounts": mounts, "workingDir": workdir, "imagePaths": image_paths(),
+            "hostname": hostname}
     path.write_text(json.dumps(spec))
     path.chmod(0o600)

@@ -1,6 +1,6 @@
-"""The container's first process, PID 1 of its own PID namespace and mount namespace (``unshare --mount --pid --fork
---mount-proc``): bind-mounts the pod's volumes at their container paths, starts the container's command, and stays as
-its init.
+"""The container's first process, PID 1 of its own PID, mount and UTS namespaces (``unshare --mount --pid --uts --fork
+--mount-proc``): sets the pod's hostname, bind-mounts the pod's volumes (and its /etc/hosts) at their container paths,
+starts the container's command, and stays as its init.
 
 As init it forwards the signals the node sends (SIGTERM first) to the command's process group, reaps whatever is
 orphaned inside, and exits with the command's status (128 + n when a signal ended it). When it exits the kernel kills
@@ -52,10 +52,23 @@ def _bind(source_fd: int, is_dir: bool, target: str, read_only: bool) -> None:
         _mount(None, target, MS_BIND | MS_REMOUNT | MS_RDONLY)
 
 
+def _set_hostname(name: str) -> None:
+    data = name.encode()
+    if _libc.sethostname(data, len(data)) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, os.strerror(errno))
+
+
 def main() -> None:
     with open(sys.argv[1]) as f:
         spec = json.load(f)
     os.unlink(sys.argv[1])  # it holds the container's environment, secrets included
+    if spec.get("hostname"):
+        try:
+            _set_hostname(spec["hostname"])  # in the container's own UTS namespace, as a runtime sets it
+        except OSError as e:
+            print(f"process node: cannot set the hostname {spec['hostname']!r}: {e}", file=sys.stderr)
+            sys.exit(128)
     mounts = sorted(spec["mounts"], key=lambda m: m["target"].rstrip("/").count("/"))
     try:
         sources = [os.open(m["source"], os.O_PATH | os.O_CLOEXEC) for m in mounts]

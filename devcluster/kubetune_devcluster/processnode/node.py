@@ -21,6 +21,7 @@ from kubetune.kube.errors import error_for
 
 from ..kubeapi import ApiError, Json, KubeREST
 from .containers import now_rfc3339
+from .hosts import HostsFiles, Member
 from .kubelet_api import ContainerLog
 from .pods import PodRunner
 
@@ -115,6 +116,8 @@ class ProcessNode:
         self._stop = threading.Event()
         self._started_at = now_rfc3339()
         self.kubelet_port = 0  # set when the kubelet API (container logs) is served; 0 means none
+        # Stands in for cluster DNS: the headless Service records in the pods' /etc/hosts.
+        self.hosts = HostsFiles(api, self._hosts_members)
 
     # -- paths -------------------------------------------------------------------------------------------------
     def pod_dir(self, pod: Json) -> Path:
@@ -200,6 +203,11 @@ class ProcessNode:
         return ContainerLog(dirs[-1] / f"{container}.log", lambda: False)
 
     # -- pods --------------------------------------------------------------------------------------------------
+    def _hosts_members(self) -> list[tuple[Path, Member]]:
+        with self._lock:
+            runners = list(self._runners.values())
+        return [(r.hosts_path, r.member()) for r in runners if r.ip]
+
     def allocate_ip(self) -> str:
         return self.ips.allocate()
 
@@ -293,12 +301,14 @@ class ProcessNode:
         self.register()
         self._renew_lease()
         threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True).start()
+        self.hosts.start()
         log.info("process node %s registered with %s", self.name, self.capacity.as_resources())
         self._watch_pods()
 
     def stop(self, timeout: float = 10.0) -> None:
         """End every pod's processes (each container's whole PID namespace) and wait for them to be gone."""
         self._stop.set()
+        self.hosts.stop()
         with self._lock:
             runners = list(self._runners.values())
         for runner in runners:

@@ -26,6 +26,7 @@ from .containers import (
     signal_group,
     write_launch_spec,
 )
+from .hosts import Member, pod_hostname
 from .volumes import Mount, VolumeBuilder, VolumeNotReady, cleanup
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ class PodRunner(threading.Thread):
         self.pod_name = meta["name"]
         self.dir = node.pod_dir(pod)
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.hosts_path = self.dir / "etc-hosts"  # mounted at /etc/hosts in every container (see hosts.py)
         self.deleting = threading.Event()
         self.vanished = threading.Event()
         self.ip = ""
@@ -105,6 +107,11 @@ class PodRunner(threading.Thread):
         self.pod = pod
         if pod["metadata"].get("deletionTimestamp"):
             self.deleting.set()
+
+    def member(self) -> Member:
+        """The pod as cluster DNS sees it (for the hosts files of pods with a subdomain)."""
+        return Member(self.pod, self.ip, (self.conditions.get("Ready") or {}).get("status") == "True",
+                      self.phase in ("Succeeded", "Failed"))
 
     def vanish(self) -> None:
         """The pod object is gone (force deletion): stop at once."""
@@ -131,6 +138,7 @@ class PodRunner(threading.Thread):
         if not self._prepare_volumes():
             self._finish_deletion()
             return
+        self.node.hosts.write(self.hosts_path, self.member())
         if self.inits and not self._run_init_containers():
             if self.deleting.is_set():
                 self._finish_deletion()
@@ -280,7 +288,8 @@ class PodRunner(threading.Thread):
             run.restart_at = time.monotonic() + 1.0
             return False
         launch_spec = self.dir / f"{run.name}.launch.json"
-        write_launch_spec(launch_spec, argv, env, [m.as_json() for m in mounts], spec.get("workingDir"))
+        write_launch_spec(launch_spec, argv, env, [m.as_json() for m in mounts], spec.get("workingDir"),
+                          hostname=pod_hostname(self.pod))
         log_file = (self.dir / f"{run.name}.log").open("ab")
         termination = self._termination_path(run)
         termination.write_bytes(b"")
@@ -323,6 +332,8 @@ class PodRunner(threading.Thread):
             mounts.append(Mount(str(source), vm["mountPath"], bool(vm.get("readOnly", False))))
         path = run.spec.get("terminationMessagePath") or "/dev/termination-log"
         mounts.append(Mount(str(self._termination_path(run)), path, False))
+        if not any(m.target == "/etc/hosts" for m in mounts):  # the kubelet leaves a container's own alone too
+            mounts.append(Mount(str(self.hosts_path), "/etc/hosts", False))
         return mounts
 
     def _termination_path(self, run: ContainerRun) -> Path:

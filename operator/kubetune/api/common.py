@@ -231,10 +231,39 @@ Quantity = Annotated[
 ]
 
 
-class ResourceRequirements(ApiModel):
-    """Compute resources and placement of a pod the operator runs."""
+NODES_MAX = 64
+PROCESS_PER_GPU_RULE = Rule(
+    "!has(self.processesPerNode) || self.gpus == 0 || self.processesPerNode <= self.gpus",
+    "processesPerNode must be at most gpus: each training process drives its own GPU (leave processesPerNode unset "
+    "to start one process per GPU)",
+    field_path=".processesPerNode",
+)
 
-    gpus: int = Field(default=1, ge=0, le=64, description="GPUs per pod; 0 trains on CPU (huggingface backend).")
+
+class ResourceRequirements(ApiModel):
+    """Compute resources and placement of the pods the operator runs. With ``nodes`` or ``processesPerNode`` above 1
+    the training is data-parallel (DDP): one process per GPU, each on its share of the data."""
+
+    cel_rules = (PROCESS_PER_GPU_RULE,)
+
+    gpus: int = Field(
+        default=1, ge=0, le=64, description="GPUs per pod (per node); 0 trains on CPU (huggingface backend)."
+    )
+    nodes: int = Field(
+        default=1,
+        ge=1,
+        le=NODES_MAX,
+        description=f"Pods (nodes) that train together, 1 to {NODES_MAX}, each with gpus GPUs and processesPerNode "
+        "processes. Above 1 the trainer runs as an Indexed Job of that many pods behind a headless Service, started "
+        "by torchrun; every pod mounts the same output claim, so it must be ReadWriteMany.",
+    )
+    processes_per_node: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="Training processes per pod, started by torchrun --nproc-per-node. Default: one per GPU (gpus), "
+        "or 1 on CPU. On GPUs it may not exceed gpus.",
+    )
     gpu_resource_name: str = Field(
         default="nvidia.com/gpu",
         max_length=253,
@@ -252,6 +281,21 @@ class ResourceRequirements(ApiModel):
     priority_class_name: DnsSubdomain | None = Field(
         default=None, description="PriorityClass of the pod; a lower one lets serving preempt training."
     )
+
+    @model_validator(mode="after")
+    def _one_process_per_gpu(self) -> Self:
+        # Mirrors PROCESS_PER_GPU_RULE, so the operator refuses what the API server would.
+        if self.processes_per_node is not None and self.gpus and self.processes_per_node > self.gpus:
+            raise ValueError(PROCESS_PER_GPU_RULE.message)
+        return self
+
+    def processes(self) -> int:
+        """Training processes per pod: processesPerNode, else one per GPU, else 1 (CPU)."""
+        return self.processes_per_node if self.processes_per_node is not None else max(self.gpus, 1)
+
+    def world_size(self) -> int:
+        """Training processes in all: pods times processes per pod. 1 is the plain single-process trainer."""
+        return self.nodes * self.processes()
 
 
 # -- serving -----------------------------------------------------------------------------------------------------

@@ -27,6 +27,10 @@ EXIT_DATASET_INVALID = 3
 """The dataset failed validation (too many bad rows, or no valid row): retrying cannot help, so FailJob."""
 EXIT_CONFIG_INVALID = 4
 """The job config cannot run (malformed job.json, QLoRA without a GPU, Unsloth not installed): FailJob."""
+EXIT_GANG_STOPPED = 5
+"""Distributed training only: another process of the run received SIGTERM (its pod was preempted, evicted or
+suspended), so every process saved the shared checkpoint at the same step and stopped. Not this pod's fault: the
+podFailurePolicy ignores it, as it ignores the disrupted pod itself, so a preemption costs no retry."""
 
 TERMINATION_MESSAGE_MAX_BYTES = 4096
 """Kubernetes keeps at most 4096 bytes of a container's termination message."""

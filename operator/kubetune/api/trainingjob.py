@@ -252,6 +252,14 @@ class TrainingJobSpec(ApiModel):
             "backend unsloth needs resources.gpus >= 1; use backend huggingface or auto to train on CPU",
             field_path=".resources.gpus",
         ),
+        Rule(
+            "self.backend != 'unsloth' || (self.resources.nodes == 1 && (has(self.resources.processesPerNode) ? "
+            "self.resources.processesPerNode == 1 : self.resources.gpus <= 1))",
+            "backend unsloth trains in one process on one GPU (the Unsloth of kubetune's GPU trainer image documents "
+            "no supported multi-GPU mode): keep resources.nodes at 1 and gpus (or processesPerNode) at 1, or use "
+            "backend huggingface or auto, which train on several GPUs and nodes with DDP",
+            field_path=".resources",
+        ),
     )
 
     base_model: BaseModelSpec = Field(description="The model to train on and where its weights are.")
@@ -297,6 +305,8 @@ class TrainingJobSpec(ApiModel):
         if self.resources.gpus < 1 and (self.method == "qlora" or self.backend == "unsloth"):
             what = "method qlora" if self.method == "qlora" else "backend unsloth"
             raise ValueError(f"{what} needs resources.gpus >= 1")
+        if self.backend == "unsloth" and self.resources.world_size() > 1:
+            raise ValueError(self.cel_rules[2].message)
         return self
 
 
@@ -324,6 +334,20 @@ def _frozen_after_start() -> Rule:
         "spec.suspend; create a new TrainingJob to train with other settings",
         field_path=".spec",
     )
+
+
+# A pod of a multi-node job is addressed as <name>-trainer-<index>.<name>-trainer (its hostname and the headless
+# Service's name), and both must be DNS-1035 labels of at most 63 characters: 52 leaves room for "-trainer-63".
+GANG_NAME_MAX = 52
+GANG_NAME = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+GANG_NAME_RULE = Rule(
+    f"self.spec.resources.nodes == 1 || (self.metadata.name.matches('{GANG_NAME}') && "
+    f"size(self.metadata.name) <= {GANG_NAME_MAX})",
+    f"a TrainingJob with resources.nodes above 1 names a headless Service and its pods' hostnames after itself "
+    f"(<name>-trainer-<index>.<name>-trainer), so metadata.name must start with a letter, contain only lower-case "
+    f"letters, digits and '-' (no '.') and be at most {GANG_NAME_MAX} characters long",
+    field_path=".spec.resources.nodes",
+)
 
 
 # -- status ------------------------------------------------------------------------------------------------------
@@ -428,5 +452,14 @@ class TrainingJob(Resource):
             PrinterColumn("Reason", ".status.reason", "string", "Reason for the current phase.", priority=1),
             AGE_COLUMN,
         ),
-        root_rules=(_frozen_after_start(),),
+        root_rules=(_frozen_after_start(), GANG_NAME_RULE),
     )
+
+    @model_validator(mode="after")
+    def _gang_name(self) -> Self:
+        # Mirrors GANG_NAME_RULE, so the operator refuses what the API server would.
+        name = self.metadata.name
+        if self.spec.resources.nodes > 1 and name is not None and (
+                len(name) > GANG_NAME_MAX or not re.fullmatch(GANG_NAME, name)):
+            raise ValueError(GANG_NAME_RULE.message)
+        return self

@@ -1,4 +1,17 @@
-"""TrainingJob -> the trainer config, its ConfigMap, and the batch/v1 Job that runs the training pod."""
+"""TrainingJob -> the trainer config, its ConfigMap, the batch/v1 Job that runs the training pods, and for a
+multi-node job the headless Service its pods find each other through.
+
+How the trainer starts follows ``spec.resources``:
+
+- one process (the default): ``python -m kubetune.training`` in one pod;
+- one pod, several processes (GPUs): the same Job, the trainer started by ``torchrun --standalone
+  --nproc-per-node N`` (DDP within the pod);
+- several pods: an Indexed Job of ``nodes`` pods (``completions = parallelism = nodes``), each pod's hostname
+  ``<job>-<index>`` in the subdomain of a headless Service (``publishNotReadyAddresses``, so pods find each other
+  before any is Ready), torchrun configured by the variables of Kubeflow Trainer's torch plugin (``PET_NNODES``,
+  ``PET_NPROC_PER_NODE``, ``PET_NODE_RANK`` from the completion index, ``PET_MASTER_ADDR=<job>-0.<service>``,
+  ``PET_MASTER_PORT``). Index 0 holds rank 0, and the Job succeeds when index 0 does.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +26,7 @@ from ..api.trainer import (
     DEFAULT_HUB_TOKEN_ENV,
     EXIT_CONFIG_INVALID,
     EXIT_DATASET_INVALID,
+    EXIT_GANG_STOPPED,
     VALIDATION_SPLIT_FILE,
     BaseModelRef,
     CheckpointSettings,
@@ -47,6 +61,8 @@ DATASET_DIR = "/data"
 OUTPUT_DIR = "/output"
 CONTAINER = "trainer"
 TERMINATION_LOG = "/dev/termination-log"
+# The Job controller writes each pod's index here (and into this label); PET_NODE_RANK reads it.
+COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
 
 
 class UnsupportedSpec(ValueError):
@@ -56,6 +72,22 @@ class UnsupportedSpec(ValueError):
 def trainer_name(tj: TrainingJob) -> str:
     """Name of the Job and of its ConfigMap."""
     return child_name(_name(tj), "trainer")
+
+
+def rendezvous_service_name(tj: TrainingJob) -> str:
+    """The headless Service of a multi-node job: the Job's own name, so rank 0 is ``<job>-0.<job>``."""
+    return trainer_name(tj)
+
+
+def is_gang(tj: TrainingJob) -> bool:
+    """Several pods train together: an Indexed Job behind a headless Service."""
+    return tj.spec.resources.nodes > 1
+
+
+def master_address(tj: TrainingJob) -> str:
+    """Where every pod of a multi-node job finds torchrun's rendezvous: index 0's hostname in the Service's
+    subdomain (resolved through the search path ``<namespace>.svc.<cluster domain>``)."""
+    return f"{trainer_name(tj)}-0.{rendezvous_service_name(tj)}"
 
 
 def run_dir(tj: TrainingJob) -> str:
@@ -160,6 +192,10 @@ def _plan(tj: TrainingJob, settings: OperatorSettings) -> tuple[TrainerConfig, _
         # back by it), and the API server refuses label values over 63 characters: fail once, clearly, not forever.
         raise UnsupportedSpec(f"metadata.name is {len(_name(tj))} characters long; a TrainingJob's name labels its "
                               f"Job and pods, and label values are limited to {MAX_NAME}: use a shorter name")
+    if is_gang(tj) and len(f"{trainer_name(tj)}-{tj.spec.resources.nodes - 1}") > MAX_NAME:
+        # The API server checks this too (GANG_NAME_RULE); a pod hostname over 63 characters would never be created.
+        raise UnsupportedSpec(f"metadata.name is too long for a job of {tj.spec.resources.nodes} nodes: its pods' "
+                              f"hostnames <name>-trainer-<index> must fit in {MAX_NAME} characters")
     spec = tj.spec
     wiring = _Wiring()
     hp = spec.hyperparameters
@@ -221,26 +257,94 @@ def _resources(tj: TrainingJob, settings: OperatorSettings) -> dict[str, Any]:
     return {k: v for k, v in (("requests", requests), ("limits", limits)) if v}
 
 
+def _command(tj: TrainingJob, settings: OperatorSettings) -> list[str]:
+    """The trainer alone for one process; under torchrun (through kubetune's wrapper, which keeps the trainer's exit
+    code for the podFailurePolicy) for several."""
+    trainer = ["-m", "kubetune.training", "--config", posixpath.join(CONFIG_DIR, CONFIG_FILE)]
+    resources = tj.spec.resources
+    if resources.world_size() == 1:
+        return [settings.python, *trainer]
+    launcher = [settings.python, "-m", "kubetune.training.torchrun"]
+    if is_gang(tj):
+        return [*launcher, *trainer]  # torchrun reads its settings from the PET_* variables
+    return [*launcher, "--standalone", "--nnodes", "1", "--nproc-per-node", str(resources.processes()), *trainer]
+
+
+def _gang_env(tj: TrainingJob, settings: OperatorSettings) -> list[dict[str, Any]]:
+    """What Kubeflow Trainer's torch plugin sets, so a multi-node pod reads as familiar: torchrun takes each PET_<X>
+    variable as its --<x> option."""
+    if not is_gang(tj):
+        return []
+    resources = tj.spec.resources
+    return [
+        {"name": "PET_NNODES", "value": str(resources.nodes)},
+        {"name": "PET_NPROC_PER_NODE", "value": str(resources.processes())},
+        {"name": "PET_NODE_RANK", "valueFrom": {"fieldRef": {
+            "fieldPath": f"metadata.annotations['{COMPLETION_INDEX}']"}}},
+        {"name": "PET_MASTER_ADDR", "value": master_address(tj)},
+        {"name": "PET_MASTER_PORT", "value": str(settings.rendezvous_port)},
+    ]
+
+
+def build_rendezvous_service(tj: TrainingJob, settings: OperatorSettings) -> dict[str, Any]:
+    """The headless Service of a multi-node job: it gives each pod the DNS name ``<job>-<index>.<service>``, before
+    the pod is Ready (``publishNotReadyAddresses``: a training pod never turns Ready while it waits for its peers)."""
+    return {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": rendezvous_service_name(tj), "namespace": tj.metadata.namespace, "labels": labels(tj),
+                     "ownerReferences": [owner_reference("TrainingJob", _name(tj), tj.metadata.uid or "")]},
+        "spec": {
+            "clusterIP": "None",
+            "publishNotReadyAddresses": True,
+            "selector": {TRAININGJOB_UID: tj.metadata.uid or ""},
+            "ports": [{"name": "rendezvous", "port": settings.rendezvous_port,
+                       "targetPort": settings.rendezvous_port, "protocol": "TCP"}],
+        },
+    }
+
+
+def _gang_job_spec(tj: TrainingJob, job_spec: dict[str, Any]) -> None:
+    """Turn the one-pod Job into a gang of ``nodes`` pods that succeed with index 0 and fail and restart together."""
+    nodes = tj.spec.resources.nodes
+    job_spec.update({
+        "completionMode": "Indexed",
+        "completions": nodes,
+        "parallelism": nodes,
+        # Rank 0 (index 0) writes the adapter and the result; the other ranks wait for it before they exit.
+        "successPolicy": {"rules": [{"succeededIndexes": "0"}]},
+        # A failed pod takes its peers down with it (their next collective fails), and each index is replaced: one
+        # gang restart uses up one failure per pod, so the budget is backoffLimit restarts of the whole gang.
+        "backoffLimit": tj.spec.backoff_limit * nodes,
+    })
+    job_spec["template"]["spec"]["subdomain"] = rendezvous_service_name(tj)
+
+
 def build_training_job(tj: TrainingJob, settings: OperatorSettings) -> dict[str, Any]:
-    """The batch/v1 Job that runs one training pod at a time, retried from checkpoints up to backoffLimit."""
+    """The batch/v1 Job that runs the training pod (or the gang of pods of a multi-node job), retried from
+    checkpoints up to backoffLimit."""
     _, wiring = _plan(tj, settings)
     spec = tj.spec
     name = trainer_name(tj)
     pod_labels = labels(tj)
-    # Kueue and similar queueing controllers select on these; pass them through to the Job.
+    # Kueue and similar queueing controllers select on these; pass them through to the Job. Kueue admits a Job's
+    # parallelism as one workload, so a gang is admitted whole or stays suspended.
     queue_labels = {k: v for k, v in tj.metadata.labels.items() if k.startswith("kueue.x-k8s.io/")}
+    ports = [{"name": "progress", "containerPort": settings.progress_port}]
+    if is_gang(tj):
+        ports.append({"name": "rendezvous", "containerPort": settings.rendezvous_port})
     container: dict[str, Any] = {
         "name": CONTAINER,
         "image": spec.image or settings.trainer_image,
         "imagePullPolicy": settings.image_pull_policy,
-        "command": [settings.python, "-m", "kubetune.training", "--config", posixpath.join(CONFIG_DIR, CONFIG_FILE)],
+        "command": _command(tj, settings),
         "env": [
             {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
             {"name": "PYTHONUNBUFFERED", "value": "1"},
             {"name": "HF_HOME", "value": HF_HOME},
+            *_gang_env(tj, settings),
             *wiring.env,
         ],
-        "ports": [{"name": "progress", "containerPort": settings.progress_port}],
+        "ports": ports,
         "resources": _resources(tj, settings),
         "volumeMounts": [
             {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
@@ -294,6 +398,13 @@ def build_training_job(tj: TrainingJob, settings: OperatorSettings) -> dict[str,
         ]},
         "template": {"metadata": {"labels": pod_labels}, "spec": pod_spec},
     }
+    if spec.resources.world_size() > 1:
+        # Nor do the other processes of a run whose pod was preempted: they stopped with it, at the same checkpoint.
+        job_spec["podFailurePolicy"]["rules"].append(
+            {"action": "Ignore", "onExitCodes": {"containerName": CONTAINER, "operator": "In",
+                                                 "values": [EXIT_GANG_STOPPED]}})
+    if is_gang(tj):
+        _gang_job_spec(tj, job_spec)
     if spec.active_deadline_seconds:
         job_spec["activeDeadlineSeconds"] = spec.active_deadline_seconds
     return {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..builders.naming import MANAGED_BY, OPERATOR
@@ -46,26 +47,38 @@ class NameConflict(Exception):
     """A child's name is taken by an object that is not this owner's and not kubetune's to remove."""
 
 
-async def ensure_configmap(client: KubeClient, configmap: Json, owner_uid: str | None, owner_kind: str) -> None:
-    """Create the owner's ConfigMap, or bring its data up to date when it is this owner's. One left by an earlier
-    owner of the same name is replaced (the garbage collector would delete it under the new pod); anyone else's is a
-    NameConflict."""
-    ns, name = configmap["metadata"]["namespace"], configmap["metadata"]["name"]
+async def ensure_child(client: KubeClient, resource: Resource, body: Json, owner_uid: str | None, owner_kind: str,
+                       sync: Callable[[Json], Awaitable[None]] | None = None) -> None:
+    """Create a child the owner's pods need (a ConfigMap, a Service), or adopt this owner's own (by owner UID, then
+    ``sync`` it with ``body``). One left by an earlier owner of the same name is replaced (the garbage collector would
+    delete it under the new pod); anyone else's is a NameConflict."""
+    ns, name, kind = body["metadata"]["namespace"], body["metadata"]["name"], body["kind"]
     for _ in range(3):
         try:
-            await client.create(CONFIGMAPS, configmap, ns)
+            await client.create(resource, body, ns)
             return
         except Conflict:
-            current = await client.get_or_none(CONFIGMAPS, name, ns)
+            current = await client.get_or_none(resource, name, ns)
         if current is None:
             continue
         if owned_by(current, owner_uid):
-            if current.get("data") != configmap["data"]:
-                await client.patch(CONFIGMAPS, name, {"data": configmap["data"]}, ns)
+            if sync is not None:
+                await sync(current)
             return
         if not is_ours(current):
-            raise NameConflict(f"ConfigMap {ns}/{name} exists and was not created by kubetune for this {owner_kind}; "
+            raise NameConflict(f"{kind} {ns}/{name} exists and was not created by kubetune for this {owner_kind}; "
                                f"delete it or rename the {owner_kind}")
         with contextlib.suppress(Conflict):
-            await client.delete(CONFIGMAPS, name, ns, uid=current["metadata"]["uid"], grace_seconds=0)
-    raise NameConflict(f"ConfigMap {ns}/{name} keeps being re-created by someone else")
+            await client.delete(resource, name, ns, uid=current["metadata"]["uid"], grace_seconds=0)
+    raise NameConflict(f"{kind} {ns}/{name} keeps being re-created by someone else")
+
+
+async def ensure_configmap(client: KubeClient, configmap: Json, owner_uid: str | None, owner_kind: str) -> None:
+    """The owner's ConfigMap (see ensure_child), its data brought up to date when it is this owner's."""
+    ns, name = configmap["metadata"]["namespace"], configmap["metadata"]["name"]
+
+    async def sync(current: Json) -> None:
+        if current.get("data") != configmap["data"]:
+            await client.patch(CONFIGMAPS, name, {"data": configmap["data"]}, ns)
+
+    await ensure_child(client, CONFIGMAPS, configmap, owner_uid, owner_kind, sync)

@@ -21,6 +21,7 @@ from ..kube.client import PODS
 from ..store import HistoryUnavailable, Mirror, fetch_history
 from .resources import TRAININGJOBS
 from .runtime import Runtime
+from .training_phase import holds_rank0
 
 log = logging.getLogger(__name__)
 Json = dict[str, Any]
@@ -28,8 +29,9 @@ Json = dict[str, Any]
 
 async def _running_pod_ip(runtime: Runtime, namespace: str, uid: str) -> str | None:
     pods = await runtime.client.list(PODS, namespace, label_selector=f"{TRAININGJOB_UID}={uid}")
+    # Rank 0 alone serves progress: in a multi-node job, the pod of index 0.
     running = [p for p in pods if p.get("status", {}).get("phase") == "Running" and p["status"].get("podIP")
-               and not p["metadata"].get("deletionTimestamp")]
+               and not p["metadata"].get("deletionTimestamp") and holds_rank0(p)]
     running.sort(key=lambda p: p["metadata"].get("creationTimestamp", ""))
     return running[-1]["status"]["podIP"] if running else None
 

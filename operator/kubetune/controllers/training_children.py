@@ -1,5 +1,6 @@
-"""The side effects of a TrainingJob: check what it references, create its ConfigMap and Job, keep the Job's
-suspension in step, and register the FineTunedModel on success. Every step is idempotent.
+"""The side effects of a TrainingJob: check what it references, create its ConfigMap, its Job and (for a multi-node
+job) the headless Service its pods meet through, keep the Job's suspension in step, and register the FineTunedModel on
+success. Every step is idempotent.
 """
 
 from __future__ import annotations
@@ -16,17 +17,28 @@ from ..api import TrainingJob
 from ..api.trainer import TrainerResult
 from ..builders.finetunedmodel import build_finetuned_model, parse_version
 from ..builders.naming import SUSPEND_REQUESTED, TRAININGJOB, TRAININGJOB_UID
-from ..builders.training import build_trainer_configmap, build_training_job, trainer_name
+from ..builders.training import (
+    build_rendezvous_service,
+    build_trainer_configmap,
+    build_training_job,
+    is_gang,
+    rendezvous_service_name,
+    trainer_name,
+)
 from ..kube import Conflict, KubeClient, NotFound
 from ..kube.client import CONFIGMAPS, DEPLOYMENTS, JOBS, PODS, PVCS, SECRETS
+from ..kube.resources import resource_for
 from ..settings import OperatorSettings
-from .ownership import ensure_configmap, owned_by
+from .ownership import ensure_child, ensure_configmap, owned_by
 from .resources import FINETUNEDMODELS
 
 log = logging.getLogger(__name__)
 
 SPEC_HASH = "kubetune.dev/spec-hash"
+SERVICES = resource_for("Service")
 Json = dict[str, Any]
+# Access modes that let a claim be mounted on several nodes at once, by how the pods mount it.
+SHARED_MODES = {True: ("ReadWriteMany", "ReadOnlyMany"), False: ("ReadWriteMany",)}
 
 
 @dataclass(frozen=True)
@@ -37,15 +49,26 @@ class MissingReference:
     message: str
 
 
-async def _exists(client: KubeClient, resource: Any, name: str, namespace: str) -> bool:
-    return await client.get_or_none(resource, name, namespace) is not None
+def _claim_not_shared(tj: TrainingJob, claim: Json, field: str, read_only: bool) -> MissingReference | None:
+    """A claim the pods of a multi-node job cannot all mount: they may run on different nodes."""
+    modes = (claim.get("status") or {}).get("accessModes") or (claim.get("spec") or {}).get("accessModes") or []
+    if not is_gang(tj) or any(m in modes for m in SHARED_MODES[read_only]):
+        return None
+    meta = claim["metadata"]
+    wanted = " or ".join(SHARED_MODES[read_only])
+    return MissingReference("PersistentVolumeClaimNotShared", f"{field}: PersistentVolumeClaim {meta['namespace']}/"
+                            f"{meta['name']} is {', '.join(modes) or 'without access modes'}, but the "
+                            f"{tj.spec.resources.nodes} pods of this job may run on different nodes and all mount it: "
+                            f"use a {wanted} claim")
 
 
 async def missing_references(client: KubeClient, tj: TrainingJob) -> list[MissingReference]:
-    """Secrets, ConfigMaps, PVCs and serving Deployments the spec names but the namespace lacks."""
+    """Secrets, ConfigMaps, PVCs and serving Deployments the spec names but the namespace lacks; and for a multi-node
+    job, claims that cannot be mounted on several nodes."""
     ns = tj.metadata.namespace or ""
     spec = tj.spec
     wanted: list[tuple[Any, str, str, str]] = []  # resource, name, reason, field
+    read_only_claims = {"spec.baseModel.source.pvc.claimName", "spec.dataset.source.pvc"}
     if spec.base_model.source.pvc:
         wanted.append((PVCS, spec.base_model.source.pvc.claim_name, "PersistentVolumeClaimNotFound",
                        "spec.baseModel.source.pvc.claimName"))
@@ -67,12 +90,14 @@ async def missing_references(client: KubeClient, tj: TrainingJob) -> list[Missin
         if target.api_key_secret_ref:
             wanted.append((SECRETS, target.api_key_secret_ref.name, "SecretNotFound",
                            f"spec.serving.targets[{i}].apiKeySecretRef"))
-    found = await asyncio.gather(*(_exists(client, resource, name, ns) for resource, name, _, _ in wanted))
+    found = await asyncio.gather(*(client.get_or_none(resource, name, ns) for resource, name, _, _ in wanted))
     missing = []
-    for (_, name, reason, field), exists in zip(wanted, found, strict=True):
-        if not exists:
+    for (resource, name, reason, field), obj in zip(wanted, found, strict=True):
+        if obj is None:
             kind = reason.removesuffix("NotFound")
             missing.append(MissingReference(reason, f"{field}: {kind} {ns}/{name} does not exist"))
+        elif resource is PVCS and (unshared := _claim_not_shared(tj, obj, field, field in read_only_claims)):
+            missing.append(unshared)
     if source.config_map and not missing:
         cm = await client.get(CONFIGMAPS, source.config_map.name, ns)
         if source.config_map.key not in (cm.get("data") or {}):
@@ -114,6 +139,18 @@ async def replace_stale_job(client: KubeClient, tj: TrainingJob, settings: Opera
                             uid=current["metadata"]["uid"])
 
 
+async def ensure_rendezvous_service(client: KubeClient, tj: TrainingJob, settings: OperatorSettings,
+                                    look_first: bool = False) -> None:
+    """The headless Service of a multi-node job (nothing for one pod). ``look_first``: read before creating, for the
+    passes that only check it is still there."""
+    if not is_gang(tj):
+        return
+    if look_first and await client.get_or_none(SERVICES, rendezvous_service_name(tj), tj.metadata.namespace or ""):
+        return
+    service = build_rendezvous_service(tj, settings)
+    await ensure_child(client, SERVICES, service, tj.metadata.uid, "TrainingJob")
+
+
 async def ensure_job(client: KubeClient, tj: TrainingJob, settings: OperatorSettings) -> Json:
     """Create the ConfigMap and the Job when they do not exist; return the Job.
 
@@ -128,9 +165,10 @@ async def ensure_job(client: KubeClient, tj: TrainingJob, settings: OperatorSett
         except Conflict:
             return None
 
-    # The ConfigMap first: when it cannot be created (a quota, a name taken), no Job exists whose pod would wait for
-    # it forever, and the next pass starts over.
+    # The ConfigMap (and Service) first: when one cannot be created (a quota, a name taken), no Job exists whose pod
+    # would wait for it forever, and the next pass starts over.
     await ensure_configmap(client, configmap, tj.metadata.uid, "TrainingJob")
+    await ensure_rendezvous_service(client, tj, settings)
     created = await create_job()
     if created is not None:
         log.info("created Job %s/%s for TrainingJob %s", ns, job["metadata"]["name"], tj.metadata.name)
@@ -190,5 +228,5 @@ async def ensure_model(client: KubeClient, tj: TrainingJob, result: TrainerResul
             version += 1  # another job of the same modelName took this version first
 
 
-__all__ = ["TRAININGJOB", "MissingReference", "ensure_job", "ensure_model", "job_and_pods",
-           "missing_references", "replace_stale_job", "sync_suspend"]
+__all__ = ["TRAININGJOB", "MissingReference", "ensure_job", "ensure_model", "ensure_rendezvous_service",
+           "job_and_pods", "missing_references", "replace_stale_job", "sync_suspend"]

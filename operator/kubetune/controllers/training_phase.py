@@ -2,6 +2,9 @@
 
 The operator is level-triggered: whatever event woke it, it reads the Job and pods and derives the status anew, so a
 restart at any point converges on the same answer.
+
+A multi-node job is a gang of pods (an Indexed Job): rank 0 runs in the pod of index 0, and only its result,
+progress and IP count; it trains only while all its pods run, so one that cannot be scheduled holds the job Queued.
 """
 
 from __future__ import annotations
@@ -11,8 +14,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..api.trainer import EXIT_CONFIG_INVALID, EXIT_DATASET_INVALID, TrainerResult
-from ..builders.training import CONTAINER
+from ..api.trainer import EXIT_CONFIG_INVALID, EXIT_DATASET_INVALID, EXIT_GANG_STOPPED, TrainerResult
+from ..builders.training import COMPLETION_INDEX, CONTAINER
 
 Json = dict[str, Any]
 MAX_ERRORS_SHOWN = 5
@@ -86,6 +89,23 @@ def _terminated(pod: Json) -> Json:
     return dict(_trainer_state(pod).get("state", {}).get("terminated") or {})
 
 
+def holds_rank0(pod: Json) -> bool:
+    """Whether the pod runs rank 0: every pod of a one-pod job, the pods of index 0 of a multi-node one."""
+    meta = pod["metadata"]
+    index = (meta.get("annotations") or {}).get(COMPLETION_INDEX, (meta.get("labels") or {}).get(COMPLETION_INDEX))
+    return index in (None, "0")
+
+
+def _rank0_first(pods: list[Json]) -> list[Json]:
+    """The pods of rank 0 where there are any: their results and progress are the run's."""
+    return [p for p in pods if holds_rank0(p)] or pods
+
+
+def _gang_size(job: Json) -> int:
+    spec = job.get("spec", {})
+    return int(spec.get("completions") or 1) if spec.get("completionMode") == "Indexed" else 1
+
+
 def _newest(pods: list[Json]) -> Json | None:
     return max(pods, key=lambda p: p["metadata"].get("creationTimestamp", ""), default=None)
 
@@ -94,7 +114,7 @@ def _failure(job: Json, pods: list[Json], condition: Json) -> tuple[str, str, Tr
     """Reason and message for a failed Job, from the most telling pod."""
     failed = [p for p in pods if p.get("status", {}).get("phase") == "Failed"]
     permanent = [p for p in failed if _terminated(p).get("exitCode") in (EXIT_DATASET_INVALID, EXIT_CONFIG_INVALID)]
-    pod = _newest(permanent) or _newest(failed)
+    pod = _newest(_rank0_first(permanent)) or _newest(_rank0_first(failed))
     result = trainer_result(pod) if pod else None
     terminated = _terminated(pod) if pod else {}
     job_reason = condition.get("reason") or "Failed"
@@ -129,8 +149,10 @@ def _failure(job: Json, pods: list[Json], condition: Json) -> tuple[str, str, Tr
 def _failed_attempts(job: Json, pods: list[Json]) -> int:
     """At FailureTarget the Job may not have counted its last failed pod yet (it does once the pod's tracking finalizer
     is removed), and a failed TrainingJob is not reconciled again: count the failed pods too. Pods failed by a
-    disruption do not use up retries (the Ignore rule), so they are not attempts."""
-    counted = sum(1 for p in pods if p.get("status", {}).get("phase") == "Failed" and not _disrupted(p))
+    disruption, and the peers that stopped with them, do not use up retries (the Ignore rules), so they are not
+    attempts."""
+    counted = sum(1 for p in pods if p.get("status", {}).get("phase") == "Failed" and not _disrupted(p)
+                  and _terminated(p).get("exitCode") != EXIT_GANG_STOPPED)
     return max(int(job.get("status", {}).get("failed", 0)), counted)
 
 
@@ -158,7 +180,7 @@ def observe(job: Json | None, pods: list[Json], suspend: bool,
     complete = _condition(job, "Complete")
     if complete:
         succeeded = [p for p in pods if p.get("status", {}).get("phase") == "Succeeded"]
-        pod = _newest(succeeded)
+        pod = _newest(_rank0_first(succeeded))
         result = trainer_result(pod) if pod else None
         message = result.message if result and result.message else "training finished and the adapter was written"
         return Observation("Succeeded", "Completed", message, result=result,
@@ -180,12 +202,23 @@ def observe(job: Json | None, pods: list[Json], suspend: bool,
     active = [p for p in pods if p.get("status", {}).get("phase") in ("Pending", "Running")
               and not p["metadata"].get("deletionTimestamp")]
     running = [p for p in active if p["status"].get("phase") == "Running"]
+    gang = _gang_size(job)
+    if running and gang > 1:
+        # A gang trains only once all its pods run: one the scheduler cannot place holds all of them.
+        stuck = next((p for p in active if scheduling_problem(p)), None)
+        if stuck is not None:
+            reason, why = scheduling_problem(stuck) or ("Unschedulable", "")
+            return Observation("Queued", reason, f"pod {stuck['metadata']['name']} of the {gang} that train together "
+                               f"cannot be scheduled: {why}", pod_name=stuck["metadata"]["name"], **common)
     if running:
-        pod = _newest(running)
+        pod = _newest(_rank0_first(running))
         assert pod is not None
         retry = f" (retry {common['failed_attempts']})" if common["failed_attempts"] else ""
-        return Observation("Running", "Training", f"pod {pod['metadata']['name']} is training{retry}",
-                           pod_name=pod["metadata"]["name"], pod_ip=pod["status"].get("podIP"), **common)
+        what = f"pod {pod['metadata']['name']} is training" if gang == 1 else \
+            f"{len(running)} of {gang} pods are training, rank 0 in {pod['metadata']['name']}"
+        return Observation("Running", "Training", f"{what}{retry}",
+                           pod_name=pod["metadata"]["name"],
+                           pod_ip=pod["status"].get("podIP") if holds_rank0(pod) else None, **common)
     pending = _newest(active)
     if pending is not None:
         problem = scheduling_problem(pending)

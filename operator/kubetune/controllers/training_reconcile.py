@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..api import InvalidResource, TrainingJob, parse_resource, set_condition
-from ..builders.training import UnsupportedSpec, held_out_path, trainer_name
+from ..builders.training import UnsupportedSpec, held_out_path, is_gang, trainer_name
 from ..kube.client import JOBS
 from .events import post_event
 from .jobs import POD_CREATION_GRACE, age, finished, pod_creation_failure
@@ -25,6 +25,7 @@ from .training_children import (
     MissingReference,
     ensure_job,
     ensure_model,
+    ensure_rendezvous_service,
     job_and_pods,
     missing_references,
     replace_stale_job,
@@ -188,6 +189,10 @@ async def _reconcile(runtime: Runtime, body: Mapping[str, Any]) -> Requeue | Non
         if not owned_by(job, tj.metadata.uid):
             return await _foreign_job(runtime, body, job)
     await replace_stale_job(client, tj, settings, job, started=trainer_started_at(pods) is not None)
+    if is_gang(tj) and not finished(job):
+        # The pods of a multi-node job find each other through it: one deleted under the job is put back before a
+        # restarted pod needs it.
+        await ensure_rendezvous_service(client, tj, settings, look_first=True)
     if suspend_requested(job) != tj.spec.suspend:
         # The operator flips Job.spec.suspend only when spec.suspend changed, so a queue (Kueue) that suspends or
         # admits the Job is not fought over.

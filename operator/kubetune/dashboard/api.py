@@ -64,7 +64,8 @@ async def overview_api(request: web.Request) -> web.Response:
 
 async def runs_api(request: web.Request) -> web.Response:
     chosen = {name: request.query.get(name) or None for name in ("namespace", "phase", "model")}
-    return await _answer(request, lambda c: training.list_runs(c, chosen["namespace"], chosen["phase"], chosen["model"]), "runs", [])
+    return await _answer(request, lambda c: training.list_runs(c, chosen["namespace"], chosen["phase"],
+                                                               chosen["model"]), "runs", [])
 
 
 async def run_api(request: web.Request) -> web.Response:

@@ -58,7 +58,8 @@ async def runs_page(request: web.Request) -> web.Response:
     chosen = {name: _filter(request, name) for name in ("namespace", "phase", "model")}
 
     def read(connection: Connection) -> tuple[list[training.Run], training.Filters]:
-        return training.list_runs(connection, chosen["namespace"], chosen["phase"], chosen["model"]), training.filters(connection)
+        runs = training.list_runs(connection, chosen["namespace"], chosen["phase"], chosen["model"])
+        return runs, training.filters(connection)
 
     loaded = await load(request, read)
     runs, options = loaded.value if loaded.value else ([], training.Filters([], [], []))

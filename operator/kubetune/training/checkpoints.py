@@ -24,6 +24,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from .distributed import Collectives
 from .durable import fsync_path, fsync_tree
 from .progress import ProgressTracker
 
@@ -119,12 +120,20 @@ class CheckpointStore:
 
 class CheckpointCallback(TrainerCallback):
     """Marks each checkpoint complete right after the Trainer saves it, rotates old ones, and turns SIGTERM
-    (preemption, eviction) into one last checkpoint and a clean stop."""
+    (preemption, eviction) into one last checkpoint and a clean stop.
 
-    def __init__(self, store: CheckpointStore, tracker: ProgressTracker) -> None:
+    In a distributed run (``collectives`` set) rank 0 alone marks and rotates (every rank writes into the same
+    directory on the shared volume), and the ranks agree after every step whether any of them got SIGTERM, so that
+    all save the same checkpoint and stop together: a rank stopping alone would leave the others in a collective.
+    """
+
+    def __init__(self, store: CheckpointStore, tracker: ProgressTracker,
+                 collectives: Collectives | None = None) -> None:
         self.store = store
         self.tracker = tracker
+        self.collectives = collectives
         self.stop_requested = threading.Event()
+        self.stopped_by_peer = False  # another rank got SIGTERM; this one stopped with it
 
     @contextlib.contextmanager
     def sigterm_stops_training(self) -> Iterator[None]:
@@ -145,12 +154,20 @@ class CheckpointCallback(TrainerCallback):
             signal.signal(signal.SIGTERM, previous)
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
-        if self.stop_requested.is_set():
+        stop = self.stop_requested.is_set()
+        if self.collectives is not None:
+            # One tiny all-reduce per step, so every rank stops after the same one.
+            anyone = self.collectives.any(stop)
+            self.stopped_by_peer = anyone and not stop
+            stop = anyone
+        if stop:
             control.should_save = True
             control.should_training_stop = True
         return control
 
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.collectives is not None and not self.collectives.gang.is_main:
+            return
         try:
             checkpoint = self.store.mark(int(state.global_step))
             self.store.prune()

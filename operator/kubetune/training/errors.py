@@ -15,6 +15,7 @@ EXIT_SUCCESS = 0
 EXIT_RETRIABLE = 1
 EXIT_DATASET_INVALID = 3
 EXIT_CONFIG_INVALID = 4
+EXIT_GANG_STOPPED = 5
 
 
 class TrainerError(Exception):
@@ -69,3 +70,11 @@ class Preempted(TrainerError):
 
     reason: ResultReason = "Preempted"
     exit_code = EXIT_RETRIABLE
+
+
+class GangStopped(TrainerError):
+    """Another process of a distributed run received SIGTERM: every process saved the checkpoint at the same step and
+    stopped. The Job ignores this exit code (the disrupted pod is the one whose condition says why)."""
+
+    reason: ResultReason = "Preempted"
+    exit_code = EXIT_GANG_STOPPED

@@ -1,9 +1,12 @@
 """The training pod's entry point: ``python -m kubetune.training --config /etc/kubetune/job.json``.
 
 It always ends the same way: a ``TrainerResult`` in the termination message and an exit code the Job's
-podFailurePolicy understands (0 success, 3 dataset invalid, 4 config invalid, anything else retriable). What it writes
-(the termination message and every log line) is redacted: no connection-string password, and not the dataset
-database URL the pod was given.
+podFailurePolicy understands (0 success, 3 dataset invalid, 4 config invalid, 5 stopped with a preempted peer,
+anything else retriable). What it writes (the termination message and every log line) is redacted: no
+connection-string password, and not the dataset database URL the pod was given.
+
+Under torchrun (several processes) rank 0 alone serves progress and writes the termination message; the other ranks
+only train and exit with their code.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from kubetune.api.trainer import DEFAULT_CONFIG_PATH, EXIT_SUCCESS, TrainerConfi
 from kubetune.redaction import connection_secrets, redact, redact_logging
 
 from .config import load_config
+from .distributed import gang_from_env, quiet_replica_logging
 from .errors import ConfigInvalid, TrainerError, TrainingFailed
 from .progress import ProgressServer, ProgressTracker, bind_host
 from .runner import RunFacts, run
@@ -75,13 +79,15 @@ def _start_progress_server(config: TrainerConfig, tracker: ProgressTracker) -> P
 
 def execute(config: TrainerConfig) -> int:
     """Run ``config`` to its end; write the termination message; return the exit code."""
+    gang = gang_from_env()
+    quiet_replica_logging(gang)
     tracker = ProgressTracker(job=config.job.name, namespace=config.job.namespace, backend=config.backend)
-    server = _start_progress_server(config, tracker)
+    server = _start_progress_server(config, tracker) if gang.is_main else None
     facts = RunFacts()
     secrets = known_secrets(config)
     try:
         _quiet_libraries()
-        result = run(config, tracker, facts)
+        result = run(config, tracker, facts, gang)
         code = EXIT_SUCCESS
     except TrainerError as e:
         log.error("%s: %s", e.reason, redact(e.message, *secrets))
@@ -96,7 +102,8 @@ def execute(config: TrainerConfig) -> int:
     result = redact_result(result, secrets)
     tracker.update(phase=result.phase)
     tracker.finish()
-    write_termination_message(config.termination_message_path, result, secrets)
+    if gang.is_main:  # one termination message per pod, and the operator reads rank 0's
+        write_termination_message(config.termination_message_path, result, secrets)
     if server is not None:
         # The operator reads /history every few seconds: wait for its next read, so the last steps reach the mirror.
         if config.progress.linger_seconds and not tracker.wait_history_delivered(config.progress.linger_seconds):

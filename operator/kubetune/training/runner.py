@@ -2,6 +2,10 @@
 
 ``RunFacts`` collects what is known as the run goes, so that a failure's termination message still carries the
 dataset statistics and the step the run resumed from.
+
+Under torchrun every rank runs this same sequence (see ``distributed``): each validates the data and trains on its
+shard; rank 0 alone writes the held-out split, the checkpoint markers and the adapter, and picks the checkpoint every
+rank resumes from.
 """
 
 from __future__ import annotations
@@ -22,13 +26,14 @@ from kubetune.api.trainer import (
     TrainerResult,
 )
 
-from .backends import select_backend
+from .backends import cuda_available, select_backend
 from .checkpoints import CheckpointCallback, CheckpointStore
 from .datasets.lengths import TokenizerCounter
 from .datasets.loading import PreparedDataset, load_dataset
 from .datasets.validation import ValidationReport
-from .errors import DatasetInvalid, Preempted, TrainerError, TrainingFailed
-from .hub import fetch_base_model
+from .distributed import SOLO, Collectives, Gang, join
+from .errors import BaseModelUnavailable, DatasetInvalid, GangStopped, Preempted, TrainerError, TrainingFailed
+from .hub import FetchedBaseModel, fetch_base_model
 from .output import write_adapter, write_validation_split
 from .progress import ProgressCallback, ProgressTracker
 
@@ -71,11 +76,25 @@ def dataset_stats(data: PreparedDataset) -> ResultDatasetStats:
     )
 
 
-def run(config: TrainerConfig, tracker: ProgressTracker, facts: RunFacts) -> TrainerResult:
-    fetched = fetch_base_model(config.base_model)  # before anything loads the base (the tokenizer, just below)
+def _fetch_base_model(config: TrainerConfig, collectives: Collectives | None) -> FetchedBaseModel | None:
+    if collectives is None:
+        return fetch_base_model(config.base_model)
+    with collectives.local_main_first():  # each pod downloads into its own /tmp once
+        fetched = fetch_base_model(config.base_model)
+    commit = fetched.commit if fetched else None
+    # Every rank must train the same weights: a branch that moved between two pods' downloads is a retry.
+    if collectives.any(commit != collectives.broadcast(commit)):
+        raise BaseModelUnavailable("the base model's branch moved while the pods downloaded it: they hold different "
+                                   "commits; the retry downloads it again")
+    return fetched
+
+
+def run(config: TrainerConfig, tracker: ProgressTracker, facts: RunFacts, gang: Gang = SOLO) -> TrainerResult:
+    collectives = join(gang, cuda_available()) if gang.distributed else None
+    fetched = _fetch_base_model(config, collectives)  # before anything loads the base (the tokenizer, just below)
     facts.base_commit = fetched.commit if fetched else None
     tracker.update(phase="Validating")
-    backend = select_backend(config)
+    backend = select_backend(config, gang)
     facts.backend = backend.name
     tracker.labels["backend"] = backend.name  # "auto" resolved: what /metrics reports from now on
     tokenizer = backend.load_tokenizer()
@@ -90,11 +109,15 @@ def run(config: TrainerConfig, tracker: ProgressTracker, facts: RunFacts) -> Tra
                                                  tokens=report.tokens, sha256=report.sha256 or None)
         raise
     facts.dataset_stats = dataset_stats(data)
-    held_out = facts.validation_split = write_validation_split(data.validation, config)
+    if gang.is_main:
+        facts.validation_split = write_validation_split(data.validation, config)
+    held_out = facts.validation_split
 
     store = CheckpointStore(Path(config.output.checkpoints_dir),
                             fingerprint(config, data.report.sha256, facts.base_commit), config.checkpoint.keep)
-    resume = store.prepare_resume()
+    resume = store.prepare_resume() if gang.is_main else None
+    if collectives is not None:
+        resume = collectives.broadcast(resume)  # rank 0's choice: every rank resumes from the same step
     facts.resumed_from_step = resume.step if resume else None
     if resume:
         log.info("resuming from %s", resume.path)
@@ -104,8 +127,12 @@ def run(config: TrainerConfig, tracker: ProgressTracker, facts: RunFacts) -> Tra
     from transformers import set_seed
 
     set_seed(hp.seed)  # before the adapter's weights are initialised in build_trainer
-    checkpoints = CheckpointCallback(store, tracker)
+    checkpoints = CheckpointCallback(store, tracker, collectives)
     trainer = backend.build_trainer(tokenizer, data, [ProgressCallback(tracker), checkpoints])
+    if not gang.is_main:
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)  # one pod log prints the loss lines: rank 0's
 
     try:
         with checkpoints.sigterm_stops_training():
@@ -116,12 +143,21 @@ def run(config: TrainerConfig, tracker: ProgressTracker, facts: RunFacts) -> Tra
         raise TrainingFailed(f"training failed: {e}") from e
     if checkpoints.stop_requested.is_set():
         raise Preempted(f"stopped by SIGTERM at step {trainer.state.global_step} after saving a checkpoint")
+    if checkpoints.stopped_by_peer:
+        raise GangStopped(f"another process of this run received SIGTERM: every process saved the checkpoint at step "
+                          f"{trainer.state.global_step} and stopped")
 
     eval_loss = None
     if data.validation:
         eval_loss = _number(trainer.evaluate().get("eval_loss"))
     tracker.update(phase="Saving", eval_loss=eval_loss)
     metrics = _metrics(trainer, output, eval_loss)
+    if not gang.is_main:
+        assert collectives is not None
+        collectives.barrier()  # exit only once rank 0 has written the adapter (see below)
+        return TrainerResult(phase="Succeeded", reason="Completed", message=f"rank {gang.rank} finished",
+                             metrics=metrics)
+    assert held_out is not None, "rank 0 wrote the held-out split"
     adapter = write_adapter(
         trainer.model,
         getattr(trainer, "processing_class", None) or tokenizer,  # Unsloth's own tokenizer, where it loaded one
@@ -135,6 +171,10 @@ def run(config: TrainerConfig, tracker: ProgressTracker, facts: RunFacts) -> Tra
         },
         base_commit=facts.base_commit,
     )
+    if collectives is not None:
+        # The other ranks wait here: a pod that succeeds before rank 0 has written the adapter would be a finished
+        # index that the Job never restarts, should rank 0's pod fail now, and the restarted rank 0 would wait for it.
+        collectives.barrier()
     return TrainerResult(
         phase="Succeeded",
         reason="Completed",
@@ -150,7 +190,8 @@ def run(config: TrainerConfig, tracker: ProgressTracker, facts: RunFacts) -> Tra
 
 def _metrics(trainer: Any, output: Any, eval_loss: float | None) -> ResultMetrics:
     runtime = _number(output.metrics.get("train_runtime"))
-    # TRL counts the non-padding tokens it trained on in this process (the same count a plain SFTTrainer run has).
+    # TRL counts the non-padding tokens it trained on (the same count a plain SFTTrainer run has), gathered from
+    # every rank under DDP: the run's throughput, not one process's.
     tokens = _number(getattr(trainer, "_total_train_tokens", None))
     # The latest logging window's loss; the history includes what a resumed run restored from its checkpoint.
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]

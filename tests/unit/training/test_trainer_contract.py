@@ -22,8 +22,9 @@ MINIMAL = {
 
 
 def test_exit_codes_match_the_published_ones() -> None:
-    assert (errors.EXIT_SUCCESS, errors.EXIT_RETRIABLE, errors.EXIT_DATASET_INVALID, errors.EXIT_CONFIG_INVALID) == (
-        api.EXIT_SUCCESS, api.EXIT_RETRIABLE, api.EXIT_DATASET_INVALID, api.EXIT_CONFIG_INVALID) == (0, 1, 3, 4)
+    assert (errors.EXIT_SUCCESS, errors.EXIT_RETRIABLE, errors.EXIT_DATASET_INVALID, errors.EXIT_CONFIG_INVALID,
+            errors.EXIT_GANG_STOPPED) == (api.EXIT_SUCCESS, api.EXIT_RETRIABLE, api.EXIT_DATASET_INVALID,
+                                          api.EXIT_CONFIG_INVALID, api.EXIT_GANG_STOPPED) == (0, 1, 3, 4, 5)
     assert errors.DatasetInvalid("x").exit_code == 3 and errors.ConfigInvalid("x").exit_code == 4
     assert errors.DatasetUnavailable("x").exit_code == errors.TrainingFailed("x").exit_code == 1
 

@@ -13,10 +13,11 @@ def sft_config(
     cuda: bool,
     has_validation: bool,
     assistant_only_loss: bool,
+    distributed: bool = False,
     **overrides: Any,
 ) -> Any:
     """An ``SFTConfig`` for ``config``. Checkpoint rotation is left to kubetune (``save_total_limit=None``), which
-    deletes only checkpoints it has marked complete."""
+    deletes only checkpoints it has marked complete. ``distributed``: one of several DDP processes (torchrun)."""
     import torch
     from trl import SFTConfig
 
@@ -55,5 +56,11 @@ def sft_config(
         "dataloader_num_workers": 0,
         "packing": False,
     }
+    if distributed:
+        # Every parameter that trains (the LoRA weights) is used in every forward pass: skip DDP's search for unused
+        # ones, an extra walk of the autograd graph per step. Reentrant checkpointing cannot run under DDP.
+        args["ddp_find_unused_parameters"] = False
+        if args["gradient_checkpointing"]:
+            args["gradient_checkpointing_kwargs"] = {"use_reentrant": False}
     args.update(overrides)
     return SFTConfig(**args)

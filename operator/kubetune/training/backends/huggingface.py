@@ -8,6 +8,7 @@ from typing import Any
 
 from kubetune.api.trainer import TrainerConfig
 from kubetune.training.datasets.loading import PreparedDataset
+from kubetune.training.distributed import SOLO, Gang
 from kubetune.training.errors import ConfigInvalid
 
 from .arguments import sft_config
@@ -19,9 +20,10 @@ log = logging.getLogger(__name__)
 class HuggingFaceBackend:
     name = "huggingface"
 
-    def __init__(self, config: TrainerConfig, *, cuda: bool) -> None:
+    def __init__(self, config: TrainerConfig, *, cuda: bool, gang: Gang = SOLO) -> None:
         self.config = config
         self.cuda = cuda
+        self.gang = gang
 
     def load_tokenizer(self) -> Any:
         from transformers import AutoTokenizer
@@ -38,8 +40,9 @@ class HuggingFaceBackend:
 
         kwargs: dict[str, Any] = {"dtype": torch.float32}
         if self.cuda:
+            # Each process holds its own copy of the model on its own GPU (DDP; 0 for a single process).
             kwargs = {"dtype": torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16,
-                      "device_map": {"": 0}}
+                      "device_map": {"": self.gang.local_rank}}
         if self.config.method == "qlora":
             from transformers import BitsAndBytesConfig
 
@@ -83,7 +86,7 @@ class HuggingFaceBackend:
             train, validation = final_turn_only(train), final_turn_only(validation)
             assistant_only = False
         args = sft_config(self.config, cuda=self.cuda, has_validation=bool(validation),
-                          assistant_only_loss=assistant_only)
+                          assistant_only_loss=assistant_only, distributed=self.gang.distributed)
         return SFTTrainer(
             model=self.load_model(),
             args=args,
