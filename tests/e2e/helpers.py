@@ -1,4 +1,4 @@
-"""Reading TrainingJobs and their children in end-to-end tests."""
+"""Reading TrainingJobs, ModelComparisons and their children in end-to-end tests."""
 
 from __future__ import annotations
 
@@ -19,6 +19,25 @@ def tj_path(namespace: str, name: str | None = None) -> str:
 
 def ftm_path(namespace: str, name: str | None = None) -> str:
     return KubeREST.path(GROUP_VERSION, "finetunedmodels", namespace, name)
+
+
+def mc_path(namespace: str, name: str | None = None) -> str:
+    return KubeREST.path(GROUP_VERSION, "modelcomparisons", namespace, name)
+
+
+def wait_mc(kube: KubeREST, namespace: str, name: str, check: Any, operator: OperatorProcess,
+            timeout: float = 600) -> Json:
+    """Wait until ``check(status)`` holds for the ModelComparison; on timeout, show its status and the operator's
+    log."""
+    def reached() -> Json | None:
+        found = kube.get_or_none(mc_path(namespace, name))
+        return found if found and check(found.get("status") or {}) else None
+
+    try:
+        return wait_for(reached, timeout, interval=0.2, what=f"ModelComparison {name}")
+    except AssertionError as e:
+        status = json.dumps((kube.get_or_none(mc_path(namespace, name)) or {}).get("status"), indent=1)
+        raise AssertionError(f"{e}\nstatus: {status}\noperator log:\n{operator.log_tail()}") from None
 
 
 def get_tj(kube: KubeREST, namespace: str, name: str) -> Json:

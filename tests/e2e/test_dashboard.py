@@ -1,8 +1,7 @@
 """The dashboard in headless Chromium, against `kubetune dashboard` reading the session operator's real Postgres mirror,
 seeded by a real run on the local cluster: a TrainingJob trained by the operator and hot-loaded into a vLLM (CPU)
 Deployment, and a comparison of it with its base by the real evaluator (a process against that vLLM, judged by the
-base model with position swap), whose samples file the store's own writer puts into the mirror. Until the
-ModelComparison controller lands, that writer stands in for the operator's mirroring of comparisons.
+base model with position swap), carried out by the operator's evaluator pod and mirrored with every sample.
 
 Every page renders its data (visible text, and the numbers inside Chart.js), a run's curve grows while its page is
 open, the samples filter works, each action creates or patches its object (as the dashboard's own ServiceAccount,
@@ -12,13 +11,8 @@ that goes down gets a banner the page recovers from. The pages' screenshots go t
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import json
 import secrets
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +22,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from kubetune.store import Mirror, upgrade
+from kubetune.store import upgrade
 from kubetune_devcluster import vllm_server
 from kubetune_devcluster.controlplane import LocalCluster
 from kubetune_devcluster.kubeapi import KubeREST
@@ -45,10 +39,9 @@ from .dashboard_harness import (
     chart_data,
     chromium,
     dashboard_kubeconfig,
-    free_port,
     screenshot,
 )
-from .helpers import GROUP_VERSION, ftm_path, get_tj, tj_path, wait_phase
+from .helpers import GROUP_VERSION, ftm_path, get_tj, mc_path, tj_path, wait_mc, wait_phase
 
 pytestmark = [pytest.mark.cluster, pytest.mark.vllm, pytest.mark.postgres, pytest.mark.slow,
               pytest.mark.timeout(1800)]
@@ -251,56 +244,30 @@ def test_the_models_page_shows_versions_lineage_pods_and_history(site: Site, kub
 
 # -- a comparison -----------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def comparison(site: Site, kube: KubeREST, trained: Json) -> Json:
-    """The real evaluator (a process, as in its pod) compares the served adapter with its base on the memorised
-    questions, judged by the base with position swap; the store's writer records it and its samples."""
-    root = site.work / "evaluator"
-    root.mkdir(exist_ok=True)
+def comparison(site: Site, kube: KubeREST, operator: OperatorProcess, trained: Json) -> Json:
+    """The operator carries out a ModelComparison of the served adapter with its base on the memorised questions,
+    judged by the base with position swap: its evaluator pod runs against the vLLM Deployment, and the operator
+    mirrors the result and every sample."""
     facts = {json.dumps(r["messages"]) for r in memorisation_rows(6)}
     prompts = [{"prompt": m[0]["content"], "reference": m[1]["content"]} for m in map(json.loads, sorted(facts))] * 2
-    (root / "prompts.jsonl").write_text("".join(json.dumps(p) + "\n" for p in prompts))
-    url = vllm_url(kube, site.namespace)
-    uid = str(uuid.uuid4())
-    config = {
-        "comparison": {"name": "bot-vs-base", "namespace": site.namespace, "uid": uid},
-        "baseline": {"model": BASE_MODEL_NAME, "urls": [url]}, "candidate": {"model": MODEL, "urls": [url]},
-        "judge": {"model": BASE_MODEL_NAME, "urls": [url]},
-        "prompts": {"path": str(root / "prompts.jsonl")},
-        "sampling": {"maxTokens": 24, "temperature": 0.0, "seed": 3}, "samples": 200, "concurrency": 4,
-        "output": {"dir": str(root / "samples")},
-        "verdict": {"minSamples": 6, "primaryMetric": "tokenF1", "bootstrapResamples": 2000},
-        "failures": {"retries": 2, "backoffSeconds": 0.2, "requestTimeoutSeconds": 120},
-        "progress": {"port": free_port(), "host": "127.0.0.1"},
-        "terminationMessagePath": str(root / "termination-log"),
-    }
-    (root / "evaluator.json").write_text(json.dumps(config))
-    done = subprocess.run([sys.executable, "-m", "kubetune.evaluation", "--config", str(root / "evaluator.json")],
-                          capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
-    result = json.loads((root / "termination-log").read_text())
-    samples = [json.loads(line) for line in (root / "samples" / "samples.jsonl").read_text().splitlines()]
-    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    body = {"apiVersion": GROUP_VERSION, "kind": "ModelComparison",
-            "metadata": {"name": "bot-vs-base", "namespace": site.namespace, "uid": uid, "resourceVersion": "1",
-                         "creationTimestamp": started},
-            "spec": {"baseline": {"servedName": BASE_MODEL_NAME}, "candidate": {"fineTunedModelRef": {"name": MODEL}},
-                     "endpoint": {"deployment": "vllm", "port": 8000}, "prompts": {"inline": prompts},
-                     "judge": {"endpoint": {"deployment": "vllm", "port": 8000}, "model": BASE_MODEL_NAME}},
-            "status": {"phase": "Succeeded", "startTime": started, "completionTime": started,
-                       "results": result["results"]}}
-
-    async def record() -> None:
-        mirror = Mirror(site.database)
-        await mirror.start()
-        mirror.observe("ADDED", body)
-        mirror.record_samples(uid, samples)
-        assert await mirror.flush(60)
-        await mirror.stop()
-
-    # Playwright's sync API keeps an event loop running in this thread: the mirror gets a thread of its own.
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, record()).result(timeout=120)
-    return {"uid": uid, "results": result["results"], "samples": samples}
+    kube.create(mc_path(site.namespace), {
+        "apiVersion": GROUP_VERSION, "kind": "ModelComparison", "metadata": {"name": "bot-vs-base"},
+        "spec": {"baseline": {"servedName": BASE_MODEL_NAME}, "candidate": {"fineTunedModelRef": {"name": MODEL}},
+                 "endpoint": {"deployment": "vllm", "port": 8000}, "prompts": {"inline": prompts},
+                 "judge": {"endpoint": {"deployment": "vllm", "port": 8000}, "model": BASE_MODEL_NAME},
+                 "sampling": {"maxTokens": 24, "temperature": 0.0, "seed": 3}, "concurrency": 4, "minSamples": 6,
+                 "primaryMetric": "tokenF1"}})
+    done = wait_mc(kube, site.namespace, "bot-vs-base", lambda s: s.get("phase") in ("Succeeded", "Failed"),
+                   operator, timeout=900)
+    assert done["status"]["phase"] == "Succeeded", done["status"]
+    uid = done["metadata"]["uid"]
+    wait_for(lambda: len(mirror_rows(site.database, "select 1 from comparison_samples where comparison_uid = %s",
+                                     uid)) == len(prompts), 120, what="every sample in the mirror")
+    wait_for(lambda: mirror_rows(site.database, "select 1 from model_comparisons where uid = %s and "
+                                 "verdict is not null", uid), 60, what="the mirrored result")
+    samples = [row[0] for row in mirror_rows(site.database, "select data from comparison_samples where "
+                                             "comparison_uid = %s order by sample_index", uid)]
+    return {"uid": uid, "results": done["status"]["results"], "samples": samples}
 
 
 def test_the_comparison_page_shows_both_models_the_interval_latencies_and_samples(
@@ -460,7 +427,8 @@ def test_withdraw_and_deploy_a_model_version(site: Site, kube: KubeREST, page: A
     assert "unload on" in page.locator("#timeline").inner_text()
 
 
-def test_start_a_comparison_from_the_form(site: Site, kube: KubeREST, page: Any, trained: Json) -> None:
+def test_start_a_comparison_from_the_form(site: Site, kube: KubeREST, page: Any, operator: OperatorProcess,
+                                         trained: Json) -> None:
     sign_in(page, site)
     open_page(page, site, "/actions/compare")
     for label, value in {"Namespace": site.namespace, "Name": "from-the-form", "Baseline": BASE_MODEL_NAME,
@@ -473,7 +441,20 @@ def test_start_a_comparison_from_the_form(site: Site, kube: KubeREST, page: Any,
     created = kube.get(KubeREST.path(GROUP_VERSION, "modelcomparisons", site.namespace, "from-the-form"))
     assert created["spec"]["candidate"] == {"fineTunedModelRef": {"name": MODEL}}
     assert created["spec"]["prompts"] == {"fromTrainingJob": {"name": JOB}}
-    # Carrying it out is the ModelComparison controller's (not on main yet): nothing more to assert here.
+    # The operator carries it out: the evaluator compares the adapter with its base on the job's held-out split.
+    wait_mc(kube, site.namespace, "from-the-form", lambda s: s.get("phase") in ("Succeeded", "Failed"), operator,
+            timeout=900)
+    done = kube.get(KubeREST.path(GROUP_VERSION, "modelcomparisons", site.namespace, "from-the-form"))
+    assert done["status"]["phase"] == "Succeeded", done["status"]
+    assert done["status"]["results"]["samples"] >= 1
+    open_page(page, site, f"/comparisons/{done['metadata']['uid']}")
+
+    def shows_the_verdict() -> bool:
+        page.reload()
+        return page.locator("#verdict").count() == 1 and \
+            page.locator("#verdict").inner_text() == done["status"]["results"]["verdict"]
+
+    wait_for(shows_the_verdict, 60, interval=1, what="the comparison's page to show its verdict")
 
 
 def test_a_bad_form_names_the_field(site: Site, page: Any) -> None:

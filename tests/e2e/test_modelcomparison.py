@@ -18,7 +18,7 @@ from kubetune_devcluster.operator_process import OperatorProcess
 from kubetune_devcluster.waiting import wait_for
 
 from .conftest import BASE_MODEL_NAME, training_job
-from .helpers import events_for, tj_path, wait_phase
+from .helpers import events_for, mc_path, tj_path, wait_mc, wait_phase
 
 pytestmark = [pytest.mark.cluster, pytest.mark.vllm, pytest.mark.slow]
 Json = dict[str, Any]
@@ -37,10 +37,6 @@ def order_questions(n: int, offset: int = 0) -> list[str]:
     return questions
 
 
-def mc_path(ns: str, name: str | None = None) -> str:
-    return KubeREST.path("kubetune.dev/v1alpha1", "modelcomparisons", ns, name)
-
-
 def comparison(name: str, candidate: Json, prompts: Json, **spec: Any) -> Json:
     body = {"baseline": {"servedName": BASE_MODEL_NAME}, "candidate": candidate,
             "endpoint": {"deployment": "vllm", "port": 8000}, "prompts": prompts,
@@ -48,18 +44,6 @@ def comparison(name: str, candidate: Json, prompts: Json, **spec: Any) -> Json:
             "primaryMetric": "exactMatch", "concurrency": 4, **spec}
     return {"apiVersion": "kubetune.dev/v1alpha1", "kind": "ModelComparison", "metadata": {"name": name},
             "spec": body}
-
-
-def wait_mc(kube: KubeREST, ns: str, name: str, check: Any, operator: OperatorProcess, timeout: float = 600) -> Json:
-    def reached() -> Json | None:
-        found = kube.get_or_none(mc_path(ns, name))
-        return found if found and check(found.get("status") or {}) else None
-
-    try:
-        return wait_for(reached, timeout, interval=0.2, what=f"ModelComparison {name}")
-    except AssertionError as e:
-        status = json.dumps((kube.get_or_none(mc_path(ns, name)) or {}).get("status"), indent=1)
-        raise AssertionError(f"{e}\nstatus: {status}\noperator log:\n{operator.log_tail()}") from None
 
 
 def rows(url: str, query: str, *args: Any) -> list[tuple[Any, ...]]:
