@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -150,7 +151,19 @@ def print_mirror(url: str) -> None:
             print(f"    {label:38} {conn.execute(query).fetchone()[0]:>6}")  # type: ignore[index]
 
 
-def run(kube: KubeREST, operator_kubeconfig: Path | None, state: Path, database_url: str | None = None) -> int:
+def print_kubectl_get(kubectl: Path | None) -> None:
+    """What `kubectl get tj,ftm,mc` shows now: the columns the CRDs define."""
+    if kubectl is None or not kubectl.exists():
+        return
+    say(f"kubectl -n {NAMESPACE} get tj,ftm,mc")
+    shown = subprocess.run([str(kubectl), "-n", NAMESPACE, "get", "tj,ftm,mc"], capture_output=True, text=True,
+                           timeout=60)
+    for line in (shown.stdout or shown.stderr).splitlines():
+        print(f"    {line}", flush=True)
+
+
+def run(kube: KubeREST, operator_kubeconfig: Path | None, state: Path, database_url: str | None = None,
+        kubectl: Path | None = None) -> int:
     install_crds(kube)
     operator = None
     if operator_kubeconfig is not None:
@@ -216,7 +229,8 @@ def run(kube: KubeREST, operator_kubeconfig: Path | None, state: Path, database_
         if database_url:
             time.sleep(2)  # the mirror's writer commits within moments of the last events
             print_mirror(database_url)
-        say(f"done. kubectl --kubeconfig {os.environ.get('KUBECONFIG', '<kubeconfig>')} -n {NAMESPACE} get tj,ftm,mc")
+        print_kubectl_get(kubectl)
+        say("done")
         return 0
     finally:
         if operator is not None:
@@ -235,7 +249,9 @@ def main(argv: list[str] | None = None) -> None:
         kube = KubeREST.from_kubeconfig(kubeconfig)
         # Run the operator here unless one is already installed in the cluster (e.g. by the Helm chart).
         installed = kube.get(KubeREST.path_for("Deployment"), labelSelector="app.kubernetes.io/name=kubetune")
-        sys.exit(run(kube, None if installed.get("items") else Path(kubeconfig), args.state_dir))
+        kubectl = shutil.which("kubectl")
+        sys.exit(run(kube, None if installed.get("items") else Path(kubeconfig), args.state_dir,
+                     kubectl=Path(kubectl) if kubectl else None))
     say("starting a local Kubernetes control plane and a process node")
     root = args.state_dir / "cluster"
     shutil.rmtree(root, ignore_errors=True)  # a fresh cluster each time: its certificates are new
@@ -246,7 +262,8 @@ def main(argv: list[str] | None = None) -> None:
     shutil.rmtree(args.state_dir / "postgres", ignore_errors=True)
     database = start_postgres(args.state_dir / "postgres")
     try:
-        code = run(cluster.api, cluster.kubeconfig, args.state_dir, database.create_database("kubetune"))
+        code = run(cluster.api, cluster.kubeconfig, args.state_dir, database.create_database("kubetune"),
+                   cluster.bin_dir / "kubectl")
         if args.keep and code == 0:
             say(f"cluster kept running; export KUBECONFIG={cluster.kubeconfig} (Ctrl-C stops it)")
             while True:

@@ -18,7 +18,6 @@ purge) must not reach into the namespaces of the session cluster's other tests.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import urllib.request
 from collections.abc import Iterator
@@ -187,8 +186,8 @@ def test_happy_path_through_the_installed_operator(lifecycle_cluster: LocalClust
     pod = leader_pod(kube)
     log = lifecycle_cluster.pod_log(NAMESPACE, pod["metadata"]["name"])
     assert "Activity 'in-cluster' succeeded" in log, "logged in with the pod's service account, in-cluster"
-    assert f"[{demo.NAMESPACE}/facts]" in log, log[-3000:]
-    model = kube.get(KubeREST.path(GROUP_VERSION, "trainingjobs", demo.NAMESPACE, "facts"))["status"]["modelRef"]
+    assert f"[{demo.NAMESPACE}/{demo.JOB}]" in log, log[-3000:]
+    model = kube.get(KubeREST.path(GROUP_VERSION, "trainingjobs", demo.NAMESPACE, demo.JOB))["status"]["modelRef"]
     path = KubeREST.path(GROUP_VERSION, "finetunedmodels", demo.NAMESPACE, model["name"])
     # Settled: a replica that takes the Lease over (a starved leader misses its renew deadline here at times)
     # reconciles every model again from its first phase.
@@ -197,22 +196,16 @@ def test_happy_path_through_the_installed_operator(lifecycle_cluster: LocalClust
     steps_passed.add("happy-path")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("kubetune.controllers.modelcomparison") is None,
-                    reason="the ModelComparison controller has not landed yet")
-def test_compare_through_the_installed_operator(kube: KubeREST) -> None:
-    """Hook for the comparison step of the happy path: A/B the base model against the adapter just served."""
+def test_the_comparison_ran_through_the_installed_operator(kube: KubeREST, lifecycle_cluster: LocalCluster) -> None:
+    """The demo's ModelComparison (the adapter against its base on the job's held-out questions) was carried out by
+    the chart's operator: its evaluator Job, a verdict, and the pod's log naming it."""
     after("happy-path")
-    model = kube.get(KubeREST.path(GROUP_VERSION, "trainingjobs", demo.NAMESPACE, "facts"))["status"]["modelRef"]
-    comparison = {
-        "apiVersion": GROUP_VERSION, "kind": "ModelComparison", "metadata": {"name": "facts"},
-        "spec": {"baseline": {"servedName": "tiny-llama"}, "candidate": {"fineTunedModelRef": {"name": model["name"]}},
-                 "endpoint": {"service": "vllm", "port": 8000}, "prompts": {"fromTrainingJob": {"name": "facts"}},
-                 "sampling": {"maxTokens": 12, "temperature": 0.0, "seed": 7}, "samples": 6, "concurrency": 2}}
-    kube.create(KubeREST.path(GROUP_VERSION, "modelcomparisons", demo.NAMESPACE), comparison)
-    done = wait_for(lambda: (kube.get(KubeREST.path(GROUP_VERSION, "modelcomparisons", demo.NAMESPACE, "facts"))
-                             .get("status", {}).get("results", {}).get("verdict")), 600, interval=1,
-                    what="a verdict")
-    assert done in ("candidate", "baseline", "inconclusive")
+    done = kube.get(KubeREST.path(GROUP_VERSION, "modelcomparisons", demo.NAMESPACE, demo.COMPARISON))
+    assert done["status"]["phase"] == "Succeeded", done["status"]
+    assert done["status"]["results"]["verdict"] in ("candidate", "baseline", "inconclusive")
+    assert done["status"]["results"]["samples"] >= 1
+    log = lifecycle_cluster.pod_log(NAMESPACE, leader_pod(kube)["metadata"]["name"])
+    assert f"for ModelComparison {demo.COMPARISON}" in log, log[-3000:]
 
 
 def served_models(pod_ip: str) -> set[str]:
@@ -222,7 +215,7 @@ def served_models(pod_ip: str) -> set[str]:
 
 def test_uninstall_leaves_no_kubetune_object_and_no_stuck_namespace(kube: KubeREST, helm: Helm) -> None:
     after("happy-path")
-    model = kube.get(KubeREST.path(GROUP_VERSION, "trainingjobs", demo.NAMESPACE, "facts"))["status"]["modelRef"]
+    model = kube.get(KubeREST.path(GROUP_VERSION, "trainingjobs", demo.NAMESPACE, demo.JOB))["status"]["modelRef"]
     vllm_ips = [p["status"]["podIP"] for p in kube.get(KubeREST.path_for("Pod", demo.NAMESPACE),
                                                        labelSelector="app=vllm")["items"]]
     assert all(model["name"] in served_models(ip) for ip in vllm_ips)
