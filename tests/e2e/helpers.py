@@ -21,6 +21,12 @@ def ftm_path(namespace: str, name: str | None = None) -> str:
     return KubeREST.path(GROUP_VERSION, "finetunedmodels", namespace, name)
 
 
+def logged_steps(max_steps: int, every: int = 10) -> list[int]:
+    """The steps the trainer logs a loss at: the first (the Trainer's logging_first_step), every ``every``-th, and
+    the last."""
+    return sorted({1, *range(every, max_steps + 1, every), max_steps})
+
+
 def mc_path(namespace: str, name: str | None = None) -> str:
     return KubeREST.path(GROUP_VERSION, "modelcomparisons", namespace, name)
 

@@ -17,7 +17,7 @@ from kubetune_devcluster.postgres import PostgresServer
 from kubetune_devcluster.waiting import wait_for
 
 from .conftest import training_job
-from .helpers import get_tj, tj_path, wait_phase
+from .helpers import get_tj, logged_steps, tj_path, wait_phase
 from .serving import get_ftm, vllm_pods
 
 pytestmark = [pytest.mark.cluster, pytest.mark.postgres, pytest.mark.slow]
@@ -35,11 +35,6 @@ def metric(operator: OperatorProcess, name: str) -> float:
         text = resp.read().decode()
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                if line.startswith(name) and not line.startswith("#"))
-
-
-def logged_steps(max_steps: int, every: int = 10) -> list[int]:
-    """The steps the trainer logs (every 10, and the last)."""
-    return sorted({*range(every, max_steps + 1, every), max_steps})
 
 
 def test_a_postgres_outage_during_training_and_a_rollout_loses_nothing(

@@ -18,7 +18,7 @@ from kubetune_devcluster.operator_process import OperatorProcess
 from kubetune_devcluster.waiting import wait_for
 
 from .conftest import BASE_MODEL_NAME, training_job
-from .helpers import events_for, mc_path, tj_path, wait_mc, wait_phase
+from .helpers import events_for, logged_steps, mc_path, tj_path, wait_mc, wait_phase
 
 pytestmark = [pytest.mark.cluster, pytest.mark.vllm, pytest.mark.slow]
 Json = dict[str, Any]
@@ -98,7 +98,7 @@ def test_a_comparison_waits_for_its_model_then_finds_the_trained_adapter_better(
     job_uid, mc_uid = tj["metadata"]["uid"], done["metadata"]["uid"]
     steps = wait_for(lambda: [r[0] for r in rows(mirror_database, "select step from training_metrics where job_uid "
                                                   "= %s order by step", job_uid)] or None, 30, what="loss curve")
-    assert steps == list(range(10, 81, 10)), steps
+    assert steps == logged_steps(160), steps
     model = rows(mirror_database, "select uid, served_name from fine_tuned_models where origin_job = %s",
                  "orders")[0]
     loads = rows(mirror_database, "select pod from deployment_history where model_uid = %s and action = 'load' and "
