@@ -75,6 +75,7 @@ async def serve(settings: OperatorSettings, namespaces: tuple[str, ...], livenes
     from .controllers.metrics import LEADER
     from .controllers.metrics import serve as serve_metrics
     from .kube import KubeClient
+    from .kube.namespaces import plain_names
 
     serve_metrics(settings.metrics_port)
     health = await _serve_health(liveness)
@@ -91,8 +92,13 @@ async def serve(settings: OperatorSettings, namespaces: tuple[str, ...], livenes
             await elector.acquire()
             keeper = asyncio.create_task(elector.keep(on_lost=_stop_now))
         LEADER.set(1)
-        memo = kopf.Memo(operator_settings=settings, namespaces=namespaces)
-        await kopf.operator(clusterwide=not namespaces, namespaces=namespaces, memo=memo, standalone=True)
+        # Patterns are matched by the handlers' filter (controllers/scope.py) on cluster-wide watches; kopf watches
+        # exact names itself.
+        patterns = not plain_names(namespaces)
+        memo = kopf.Memo(operator_settings=settings, namespaces=namespaces,
+                         namespace_patterns=namespaces if patterns else ())
+        await kopf.operator(clusterwide=patterns or not namespaces, namespaces=() if patterns else namespaces,
+                            memo=memo, standalone=True)
     finally:
         LEADER.set(0)
         if keeper is not None:

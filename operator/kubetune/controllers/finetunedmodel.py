@@ -17,6 +17,7 @@ from ..builders.naming import FINETUNEDMODEL, MANAGED_BY, OPERATOR
 from .comparison_reconcile import wake_comparisons
 from .model_reconcile import KIND, enqueue_finetunedmodel
 from .runtime import Runtime
+from .scope import in_scope
 
 FTM = (GROUP, VERSION, "finetunedmodels")
 VALIDATOR_LABELS: dict[str, Any] = {
@@ -28,7 +29,7 @@ def _runtime(memo: Any) -> Runtime:
     return runtime
 
 
-@kopf.on.event(*FTM)
+@kopf.on.event(*FTM, when=in_scope)
 async def finetunedmodel_event(type: str | None, name: str, namespace: str | None, body: Any, memo: Any,
                                **_: Any) -> None:
     runtime = _runtime(memo)
@@ -43,6 +44,6 @@ async def finetunedmodel_event(type: str | None, name: str, namespace: str | Non
     enqueue_finetunedmodel(runtime, namespace or "", name, body)
 
 
-@kopf.on.event("", "v1", "pods", labels=VALIDATOR_LABELS)
+@kopf.on.event("", "v1", "pods", labels=VALIDATOR_LABELS, when=in_scope)
 async def finetunedmodel_validation_pod_event(meta: Any, namespace: str | None, memo: Any, **_: Any) -> None:
     enqueue_finetunedmodel(_runtime(memo), namespace or "", meta["labels"][FINETUNEDMODEL])

@@ -13,6 +13,7 @@ from ..builders.evaluation import MODELCOMPARISON
 from ..builders.naming import MANAGED_BY, OPERATOR
 from .comparison_reconcile import KIND, enqueue_modelcomparison
 from .runtime import Runtime
+from .scope import in_scope
 
 MC = (GROUP, VERSION, "modelcomparisons")
 CHILD_LABELS: dict[str, Any] = {MANAGED_BY: OPERATOR, MODELCOMPARISON: kopf.PRESENT}
@@ -23,7 +24,7 @@ def _runtime(memo: Any) -> Runtime:
     return runtime
 
 
-@kopf.on.event(*MC)
+@kopf.on.event(*MC, when=in_scope)
 async def modelcomparison_event(type: str | None, name: str, namespace: str | None, body: Any, memo: Any,
                                 **_: Any) -> None:
     runtime = _runtime(memo)
@@ -37,11 +38,11 @@ async def modelcomparison_event(type: str | None, name: str, namespace: str | No
     enqueue_modelcomparison(runtime, namespace or "", name, body)
 
 
-@kopf.on.event("batch", "v1", "jobs", labels=CHILD_LABELS)
+@kopf.on.event("batch", "v1", "jobs", labels=CHILD_LABELS, when=in_scope)
 async def modelcomparison_job_event(meta: Any, namespace: str | None, memo: Any, **_: Any) -> None:
     enqueue_modelcomparison(_runtime(memo), namespace or "", meta["labels"][MODELCOMPARISON])
 
 
-@kopf.on.event("", "v1", "pods", labels=CHILD_LABELS)
+@kopf.on.event("", "v1", "pods", labels=CHILD_LABELS, when=in_scope)
 async def modelcomparison_pod_event(meta: Any, namespace: str | None, memo: Any, **_: Any) -> None:
     enqueue_modelcomparison(_runtime(memo), namespace or "", meta["labels"][MODELCOMPARISON])

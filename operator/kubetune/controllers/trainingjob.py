@@ -15,6 +15,7 @@ from ..api import GROUP, VERSION
 from ..builders.naming import MANAGED_BY, OPERATOR, TRAININGJOB
 from .comparison_reconcile import wake_comparisons
 from .runtime import Runtime
+from .scope import in_scope
 from .training_reconcile import KIND, enqueue_trainingjob
 
 TJ = (GROUP, VERSION, "trainingjobs")
@@ -26,7 +27,7 @@ def _runtime(memo: Any) -> Runtime:
     return runtime
 
 
-@kopf.on.event(*TJ)
+@kopf.on.event(*TJ, when=in_scope)
 async def trainingjob_event(type: str | None, name: str, namespace: str | None, body: Any, memo: Any,
                             **_: Any) -> None:
     runtime = _runtime(memo)
@@ -40,11 +41,11 @@ async def trainingjob_event(type: str | None, name: str, namespace: str | None, 
     enqueue_trainingjob(runtime, namespace or "", name, body=body)
 
 
-@kopf.on.event("batch", "v1", "jobs", labels=CHILD_LABELS)
+@kopf.on.event("batch", "v1", "jobs", labels=CHILD_LABELS, when=in_scope)
 async def trainingjob_job_event(meta: Any, namespace: str | None, memo: Any, **_: Any) -> None:
     enqueue_trainingjob(_runtime(memo), namespace or "", meta["labels"][TRAININGJOB])
 
 
-@kopf.on.event("", "v1", "pods", labels=CHILD_LABELS)
+@kopf.on.event("", "v1", "pods", labels=CHILD_LABELS, when=in_scope)
 async def trainingjob_pod_event(meta: Any, namespace: str | None, memo: Any, **_: Any) -> None:
     enqueue_trainingjob(_runtime(memo), namespace or "", meta["labels"][TRAININGJOB])

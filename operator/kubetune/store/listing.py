@@ -9,6 +9,7 @@ from typing import Any
 
 from ..api import API_VERSION, KINDS
 from ..kube import ApiError, KubeClient, Resource
+from ..kube.namespaces import plain_names
 from .mirror import Lister, Listing
 from .writes import in_scope
 
@@ -31,17 +32,13 @@ async def _list(client: KubeClient, resource: Resource, namespace: str | None = 
     raise AssertionError("unreachable")
 
 
-def _plain(patterns: Sequence[str]) -> bool:
-    return all(not p.startswith("!") and not any(c in p for c in "*?[") for p in patterns)
-
-
 def cluster_lister(client: KubeClient, namespaces: Sequence[str] = ()) -> Lister:
     """A lister over ``client``: every TrainingJob, FineTunedModel and ModelComparison in ``namespaces`` (kopf
     patterns; empty: the whole cluster). Plain names are listed one namespace at a time (what a namespaced operator's
     RBAC allows); patterns list the cluster and keep what matches."""
 
     async def list_kind(resource: Resource) -> list[dict[str, Any]]:
-        if namespaces and _plain(namespaces):
+        if namespaces and plain_names(namespaces):
             pages = await asyncio.gather(*(_list(client, resource, ns) for ns in namespaces))
             return [item for page in pages for item in page]
         items = await _list(client, resource)

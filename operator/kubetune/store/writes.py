@@ -11,7 +11,6 @@ Every statement is idempotent, so a batch whose commit was lost in an outage can
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -20,6 +19,7 @@ from sqlalchemy import Connection, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
+from ..kube.namespaces import namespace_matches
 from .records import Deployment, HistoryRecord, MetricPoint, Sample
 from .snapshots import Snapshot, snapshot_row
 from .tables import CURRENT_STATE, ComparisonSampleRow, DeploymentRow, ObjectRow, TrainingMetricRow
@@ -99,14 +99,8 @@ def insert_history(connection: Connection, records: Iterable[HistoryRecord], now
 
 
 def in_scope(namespace: str, patterns: Sequence[str]) -> bool:
-    """Whether ``namespace`` is one the operator watches: no patterns means all; kopf's syntax otherwise (globs, and
-    ``!pattern`` to exclude)."""
-    if not patterns:
-        return True
-    includes = [p for p in patterns if not p.startswith("!")]
-    excludes = [p[1:] for p in patterns if p.startswith("!")]
-    included = not includes or any(fnmatch.fnmatchcase(namespace, p) for p in includes)
-    return included and not any(fnmatch.fnmatchcase(namespace, p) for p in excludes)
+    """Whether ``namespace`` is one the operator watches (kube.namespaces: kopf's syntax; no patterns means all)."""
+    return namespace_matches(namespace, patterns)
 
 
 def tombstone_missing(connection: Connection, kind: str, present: set[str], listed_since: datetime,
