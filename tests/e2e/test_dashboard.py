@@ -334,7 +334,10 @@ def test_the_overview_counts_phases_and_lists_serving_models_and_verdicts(site: 
     phone.goto(site.dashboard.url + f"/comparisons/{comparison['uid']}")
     phone.wait_for_load_state("networkidle")
     width = phone.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"the page scrolls sideways at phone width ({width}px)"
+    offenders = phone.evaluate("""w => [...document.querySelectorAll('body *')]
+        .filter(e => e.getBoundingClientRect().right > w && !e.closest('.table-wrap'))
+        .slice(0, 5).map(e => `${e.tagName}.${e.className}#${e.id}: ${e.textContent.slice(0, 60)}`)""", PHONE["width"])
+    assert width <= PHONE["width"], f"the page scrolls sideways at phone width ({width}px): {offenders}"
     screenshot(phone, "dashboard-comparison-phone")
     phone.context.close()
 

@@ -41,6 +41,14 @@ def number(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def score(value: Any, digits: int = 3) -> str:
+    """A metric that is a fraction (exact match, F1, a difference): always ``digits`` decimals, 0 included, which a
+    JSON document may carry as the integer 0."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    return number(value, digits)
+
+
 def percent(value: Any, digits: int = 1) -> str:
     if not isinstance(value, int | float) or isinstance(value, bool):
         return "-"
@@ -59,6 +67,6 @@ def make_environment() -> Environment:
     env = Environment(loader=PackageLoader("kubetune.dashboard", "templates"),
                       autoescape=select_autoescape(["html"]), trim_blocks=True,
                       lstrip_blocks=True)
-    env.filters.update(age=age, number=number, percent=percent, timestamp=timestamp, iso=iso)
+    env.filters.update(age=age, number=number, score=score, percent=percent, timestamp=timestamp, iso=iso)
     env.globals.update(duration=duration)
     return env
