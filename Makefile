@@ -61,9 +61,12 @@ lint: venv
 
 # Each run gets its own base directory: pytest keeps only the newest three per user and deletes older ones, which
 # would pull the cluster's files from under a run still going beside it. Kept (and named) when the run fails.
+# The whole suite runs as two pytest sessions side by side (hack/test_shards.py); TESTS=paths runs one session on them.
+TESTS ?=
 test: venv kube helm
 	@base=$$(mktemp -d /tmp/kubetune-test-XXXXXX); \
-	$(VENV)/bin/pytest --basetemp=$$base $(PYTEST_ARGS); rc=$$?; \
+	if [ -n "$(TESTS)" ]; then $(VENV)/bin/pytest --basetemp=$$base $(PYTEST_ARGS) $(TESTS); \
+	else $(PY) hack/test_shards.py $$base $(PYTEST_ARGS); fi; rc=$$?; \
 	if [ $$rc -eq 0 ]; then rm -rf $$base; else echo "test files kept in $$base"; fi; exit $$rc
 
 demo: venv kube
