@@ -265,8 +265,10 @@ def comparison(site: Site, kube: KubeREST, operator: OperatorProcess, trained: J
                                      uid)) == len(prompts), 120, what="every sample in the mirror")
     wait_for(lambda: mirror_rows(site.database, "select 1 from model_comparisons where uid = %s and "
                                  "verdict is not null", uid), 60, what="the mirrored result")
-    samples = [row[0] for row in mirror_rows(site.database, "select data from comparison_samples where "
-                                             "comparison_uid = %s order by sample_index", uid)]
+    # Each sample as the evaluator wrote it, with its index in the comparison (what the page shows as data-index).
+    samples = [{**row[1], "index": row[0]} for row in mirror_rows(
+        site.database, "select sample_index, data from comparison_samples where comparison_uid = %s order by "
+        "sample_index", uid)]
     return {"uid": uid, "results": done["status"]["results"], "samples": samples}
 
 
@@ -294,7 +296,7 @@ def test_the_comparison_page_shows_both_models_the_interval_latencies_and_sample
     samples = comparison["samples"]
     shown = page.locator("article.sample")
     assert shown.count() == min(25, len(samples))
-    first = next(s for s in samples if s["id"] == 0)
+    first = next(s for s in samples if s["index"] == 0)
     article = page.locator("article.sample[data-index='0']")
     assert first["candidate"]["answer"].strip()[:20] in article.locator(".candidate-answer").inner_text()
     assert first["baseline"]["answer"].strip()[:20] in article.locator(".baseline-answer").inner_text()
@@ -302,7 +304,7 @@ def test_the_comparison_page_shows_both_models_the_interval_latencies_and_sample
     assert article.locator(".judge-verdict").count() == 2
     screenshot(page, "dashboard-comparison")
 
-    disagreeing = sorted(s["id"] for s in samples if (s.get("judge") or {}).get("inconsistent"))
+    disagreeing = sorted(s["index"] for s in samples if (s.get("judge") or {}).get("inconsistent"))
     page.get_by_label("Only where the judge disagreed with itself").check()
     page.get_by_role("button", name="Show").click()
     page.wait_for_load_state("networkidle")
