@@ -185,7 +185,7 @@ def test_happy_path_through_the_installed_operator(lifecycle_cluster: LocalClust
     assert demo.run(kube, None, tmp_path) == 0
     pod = leader_pod(kube)
     log = lifecycle_cluster.pod_log(NAMESPACE, pod["metadata"]["name"])
-    assert "Activity 'in-cluster' succeeded" in log, "logged in with the pod's service account, in-cluster"
+    assert "logging in in-cluster, as the pod's service account" in log, log[:3000]
     assert f"[{demo.NAMESPACE}/{demo.JOB}]" in log, log[-3000:]
     model = kube.get(KubeREST.path(GROUP_VERSION, "trainingjobs", demo.NAMESPACE, demo.JOB))["status"]["modelRef"]
     path = KubeREST.path(GROUP_VERSION, "finetunedmodels", demo.NAMESPACE, model["name"])

@@ -123,10 +123,12 @@ def test_killing_one_pod_restarts_the_gang_from_its_checkpoint(
     final = trainer_results(kube, namespace, "sturdy")[-1]
     assert final["resumedFromStep"] >= saved >= 20
     assert final["metrics"]["steps"] == 200
-    # Both pods of the gang were replaced: the killed one, and its peer whose next collective failed.
+    # Both pods of the gang were replaced: the killed one (deleted with no grace, so gone from the API; its
+    # replacement is the one pod of index 0), and its peer, whose next collective failed (kept as Failed).
     pods = pods_of(kube, namespace, "sturdy")
-    for index in ("0", "1"):
-        assert len([p for p in pods if p["metadata"]["annotations"][COMPLETION_INDEX] == index]) == 2, index
+    by_index = {i: [p for p in pods if p["metadata"]["annotations"][COMPLETION_INDEX] == i] for i in ("0", "1")}
+    assert [p["metadata"]["name"] for p in by_index["0"]] != [rank0["metadata"]["name"]] and len(by_index["0"]) == 1
+    assert sorted(p["status"]["phase"] for p in by_index["1"]) == ["Failed", "Succeeded"], by_index["1"]
     assert done["failedAttempts"] == 2
     assert len(jobs_of(kube, namespace, "sturdy")) == 1
     assert len(models_of(kube, namespace, "sturdy")) == 1
@@ -175,7 +177,7 @@ def test_one_pod_with_two_processes_trains_on_halves_and_its_adapter_loads_in_vl
     (job,) = jobs_of(kube, namespace, "duo")
     command = job["spec"]["template"]["spec"]["containers"][0]["command"]
     assert command[command.index("--nproc-per-node") + 1] == "2"
-    assert "completionMode" not in job["spec"] and len(pods_of(kube, namespace, "duo")) == 1
+    assert job["spec"].get("completionMode", "NonIndexed") == "NonIndexed" and len(pods_of(kube, namespace, "duo")) == 1
     assert len(models_of(kube, namespace, "duo")) == 1
 
     adapter = adapter_dir(kube, namespace, duo, shared_storage)

@@ -23,6 +23,8 @@ from .runtime import Key, Runtime
 from .status import report_error
 from .workqueue import Backoff, Requeue, WorkQueue
 
+log = logging.getLogger(__name__)
+
 PREFIX = "kubetune.dev"
 # Per-key retry delays: 0.1 s doubling to 2 min (a missing reference, a Job that cannot create its pod, an error).
 BACKOFF = Backoff(base=0.1, cap=120.0)
@@ -106,6 +108,7 @@ def operator_login(**kwargs: Any) -> kopf.ConnectionInfo | None:
             or not (SERVICE_ACCOUNT_DIR / "token").exists():
         return kopf.login_with_kubeconfig(**kwargs)
     connection = Connection.in_cluster()
+    log.info("logging in in-cluster, as the pod's service account, to %s", connection.server)
     namespace_file = SERVICE_ACCOUNT_DIR / "namespace"
     return kopf.ConnectionInfo(
         server=connection.server,

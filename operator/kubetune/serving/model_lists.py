@@ -2,7 +2,9 @@
 
 When a pod turns Ready, each FineTunedModel that targets its Deployment reconciles; without sharing, N adapters make
 N reads of the same list. Concurrent reads of one pod join a single request (single flight), and its answer serves
-for ``ttl`` seconds or until this process loads or unloads something there.
+for ``ttl`` seconds or until this process loads or unloads something there (a failed call forgets it). The TTL spans
+the reconciles one pod event starts on a busy operator; a pod whose container restarts takes far longer than that to
+turn Ready again, and a replaced pod has a new address.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ def _key(base_url: str, api_key: str | None) -> Key:
 
 
 class ModelLists:
-    def __init__(self, client: VLLMClient, ttl: float = 1.0, clock: Callable[[], float] | None = None,
+    def __init__(self, client: VLLMClient, ttl: float = 5.0, clock: Callable[[], float] | None = None,
                  on_read: Callable[[], None] | None = None) -> None:
         self.client = client
         self.ttl = ttl
