@@ -49,7 +49,7 @@ def main() -> int:
         log = base / f"shard{index}.log"
         print(f"shard {index}: {' '.join(paths)} (log {log})", flush=True)
         with log.open("wb") as out:
-            proc = subprocess.Popen([pytest, f"--basetemp={root}", *extra, *paths], cwd=REPO, stdout=out,
+            proc = subprocess.Popen([pytest, f"--basetemp={root}", "--durations=15", *extra, *paths], cwd=REPO, stdout=out,
                                     stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         running.append((index, proc, log))
     failed = False
@@ -58,8 +58,9 @@ def main() -> int:
         text = log.read_text(errors="replace")
         took = time.monotonic() - started
         if code == 0:
-            summary = [line for line in text.splitlines() if line.startswith("=")][-1:]
-            print(f"shard {index} passed after {took:.0f}s: {' '.join(summary)}", flush=True)
+            lines = text.splitlines()
+            slowest = next((i for i, line in enumerate(lines) if "slowest" in line and line.startswith("=")), len(lines))
+            print(f"shard {index} passed after {took:.0f}s:", *lines[slowest:], sep="\n", flush=True)
         else:
             failed = True
             print(f"shard {index} FAILED (exit {code}) after {took:.0f}s; its output:\n{text}", flush=True)
