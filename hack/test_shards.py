@@ -49,8 +49,9 @@ def main() -> int:
         log = base / f"shard{index}.log"
         print(f"shard {index}: {' '.join(paths)} (log {log})", flush=True)
         with log.open("wb") as out:
-            proc = subprocess.Popen([pytest, f"--basetemp={root}", "--durations=15", *extra, *paths], cwd=REPO, stdout=out,
-                                    stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            argv = [pytest, f"--basetemp={root}", "--durations=15", *extra, *paths]
+            proc = subprocess.Popen(argv, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+                                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
         running.append((index, proc, log))
     failed = False
     for index, proc, log in running:
@@ -59,7 +60,8 @@ def main() -> int:
         took = time.monotonic() - started
         if code == 0:
             lines = text.splitlines()
-            slowest = next((i for i, line in enumerate(lines) if "slowest" in line and line.startswith("=")), len(lines))
+            slowest = next((i for i, line in enumerate(lines) if line.startswith("=") and "slowest" in line),
+                           len(lines))
             print(f"shard {index} passed after {took:.0f}s:", *lines[slowest:], sep="\n", flush=True)
         else:
             failed = True
