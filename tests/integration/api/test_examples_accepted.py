@@ -40,7 +40,7 @@ def test_server_applies_defaults(custom: Any, example: Any) -> None:
     assert tj["hyperparameters"]["epochs"] == 3 and tj["hyperparameters"]["learningRate"] == 0.0002
     assert tj["hyperparameters"]["lrScheduler"] == "cosine" and tj["hyperparameters"]["seed"] == 42
     assert tj["dataset"]["format"] == "openai" and tj["dataset"]["validationSplit"] == 0.05
-    assert tj["resources"] == {"gpus": 1, "gpuResourceName": "nvidia.com/gpu"}
+    assert tj["resources"] == {"gpus": 1, "gpuResourceName": "nvidia.com/gpu", "nodes": 1}
     assert tj["checkpoint"] == {"everySteps": 100, "keep": 2}
     assert tj["output"]["storage"]["pvc"]["path"] == "" and tj["backoffLimit"] == 2
 

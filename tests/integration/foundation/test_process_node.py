@@ -334,10 +334,18 @@ def processes_with(marker: str) -> dict[int, tuple[int, int]]:
 
 
 def running_tree(marker: str, processes: int = 3) -> dict[int, tuple[int, int]]:
-    tree = wait_for(lambda: (found := processes_with(marker)) and len(found) == processes and found, 60,
-                    what=f"{processes} processes of {marker}")
+    """The pod's three processes once each has its own process group and two have their own session (a child that
+    was just forked has its parent's until it calls setpgid/setsid: wait for that too)."""
+    def settled() -> dict[int, tuple[int, int]] | None:
+        found = processes_with(marker)
+        if len(found) != processes or len({pgid for pgid, _ in found.values()}) != 3 or \
+                len({sid for _, sid in found.values()}) != 2:
+            return None
+        return found
+
     # A kill by process group or session would miss some of them: the test would fail without the namespace.
-    assert len({pgid for pgid, _ in tree.values()}) == 3 and len({sid for _, sid in tree.values()}) == 2
+    tree: dict[int, tuple[int, int]] = wait_for(settled, 60, what=f"{processes} processes of {marker}, in 3 process "
+                                                "groups and 2 sessions")
     return tree
 
 
