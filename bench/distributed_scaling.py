@@ -50,7 +50,9 @@ def free_port() -> int:
 
 
 def environment(threads: int, **extra: str) -> dict[str, str]:
-    return {**os.environ, "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": str(threads), **extra}
+    # Passive OpenMP waits: threads that spin for work make a shared machine's timings swing by several times.
+    return {**os.environ, "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": str(threads),
+            "OMP_WAIT_POLICY": "PASSIVE", **extra}
 
 
 def trainer(config_path: Path) -> list[str]:
