@@ -147,7 +147,9 @@ def update_docs(result: dict[str, Any], command: str) -> None:
         f"Machine: {result['machine']}; measured {time.strftime('%Y-%m-%d')}. Both pods share the {CORES} cores "
         "the one pod had, so the ratio is what the gang costs on one machine (each rank computes with half the "
         "cores and then all-reduces), not what two real nodes gain: there each rank has a machine of its own and "
-        "the expected gain is about 2 x (1 - communication share).",
+        "the expected gain is about 2 x (1 - communication share). A ratio above 1 here says that one process does "
+        "not keep its second thread busy on matrices this small, while two ranks of one thread each do; with "
+        "--repeat 1 it is one pair of runs, on a machine whose timings vary by a third from run to run.",
     ]
     replace_section(SECTION, lines)
 
