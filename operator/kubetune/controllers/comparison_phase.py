@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from ..api.evaluator import EvaluatorResult
 from ..builders.evaluation import CONTAINER
+from .jobs import container_status, job_condition
 from .training_phase import scheduling_problem
 
 Json = dict[str, Any]
@@ -35,18 +36,8 @@ class ComparisonObservation:
         return self.phase in ("Succeeded", "Failed")
 
 
-def _condition(obj: Json, kind: str) -> Json | None:
-    for c in obj.get("status", {}).get("conditions") or []:
-        if c.get("type") == kind and c.get("status") == "True":
-            return c
-    return None
-
-
 def _evaluator_state(pod: Json) -> Json:
-    for status in pod.get("status", {}).get("containerStatuses") or []:
-        if status.get("name") == CONTAINER:
-            return dict(status)
-    return {}
+    return container_status(pod, CONTAINER)
 
 
 def evaluator_result(pod: Json) -> EvaluatorResult | None:
@@ -81,7 +72,7 @@ def observe_comparison(job: Json, pods: list[Json], creation_failure: str | None
     status = job.get("status", {})
     started = evaluator_started_at(pods)
     failed_pods = [p for p in pods if p.get("status", {}).get("phase") == "Failed"]
-    complete = _condition(job, "Complete")
+    complete = job_condition(job, "Complete")
     if complete:
         pod = _newest([p for p in pods if p.get("status", {}).get("phase") == "Succeeded"])
         result = evaluator_result(pod) if pod else None
@@ -92,7 +83,7 @@ def observe_comparison(job: Json, pods: list[Json], creation_failure: str | None
                                      result=result, start_time=started,
                                      completion_time=status.get("completionTime") or complete.get("lastTransitionTime"),
                                      failed_attempts=len(failed_pods))
-    failed = _condition(job, "Failed") or _condition(job, "FailureTarget")
+    failed = job_condition(job, "Failed") or job_condition(job, "FailureTarget")
     if failed:
         pod = _newest(failed_pods)
         result = evaluator_result(pod) if pod else None

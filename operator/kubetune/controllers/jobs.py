@@ -26,6 +26,22 @@ def finished(job: Json) -> bool:
                and c.get("status") == "True" for c in job.get("status", {}).get("conditions") or [])
 
 
+def job_condition(job: Json, kind: str) -> Json | None:
+    """The Job's condition of type ``kind`` when it is True."""
+    for c in job.get("status", {}).get("conditions") or []:
+        if c.get("type") == kind and c.get("status") == "True":
+            return c
+    return None
+
+
+def container_status(pod: Json, name: str) -> Json:
+    """The status of the pod's container ``name`` (empty while the kubelet has reported none)."""
+    for status in pod.get("status", {}).get("containerStatuses") or []:
+        if status.get("name") == name:
+            return dict(status)
+    return {}
+
+
 async def pod_creation_failure(client: KubeClient, job: Json, pods: list[Json]) -> str | None:
     """Why the Job controller cannot create the pod, from its newest FailedCreate event after the newest pod (a quota
     that needs requests, a PriorityClass that does not exist); None when it has not failed to."""

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from ..api.trainer import EXIT_CONFIG_INVALID, EXIT_DATASET_INVALID, EXIT_GANG_STOPPED, TrainerResult
 from ..builders.training import COMPLETION_INDEX, CONTAINER
+from .jobs import container_status, job_condition
 
 Json = dict[str, Any]
 MAX_ERRORS_SHOWN = 5
@@ -42,18 +43,8 @@ class Observation:
         return self.phase in ("Succeeded", "Failed")
 
 
-def _condition(obj: Json, kind: str) -> Json | None:
-    for c in obj.get("status", {}).get("conditions") or []:
-        if c.get("type") == kind and c.get("status") == "True":
-            return c
-    return None
-
-
 def _trainer_state(pod: Json) -> Json:
-    for status in pod.get("status", {}).get("containerStatuses") or []:
-        if status.get("name") == CONTAINER:
-            return dict(status)
-    return {}
+    return container_status(pod, CONTAINER)
 
 
 def trainer_result(pod: Json) -> TrainerResult | None:
@@ -177,7 +168,7 @@ def observe(job: Json | None, pods: list[Json], suspend: bool,
         return Observation("Pending", "JobNotCreated", "the training Job has not been created yet")
     status = job.get("status", {})
     common: dict[str, Any] = {"failed_attempts": int(status.get("failed", 0)), "start_time": trainer_started_at(pods)}
-    complete = _condition(job, "Complete")
+    complete = job_condition(job, "Complete")
     if complete:
         succeeded = [p for p in pods if p.get("status", {}).get("phase") == "Succeeded"]
         pod = _newest(_rank0_first(succeeded))
@@ -188,7 +179,7 @@ def observe(job: Json | None, pods: list[Json], suspend: bool,
                            **common)
     # Since Kubernetes 1.31 the Job controller adds FailureTarget first and Failed only once every pod has stopped,
     # which a training pod checkpointing in its grace period can take a minute to do: the outcome is already final.
-    failed = _condition(job, "Failed") or _condition(job, "FailureTarget")
+    failed = job_condition(job, "Failed") or job_condition(job, "FailureTarget")
     if failed:
         reason, message, result = _failure(job, pods, failed)
         return Observation("Failed", reason, message, result=result, completion_time=failed.get("lastTransitionTime"),
