@@ -49,7 +49,9 @@ def main() -> int:
         log = base / f"shard{index}.log"
         print(f"shard {index}: {' '.join(paths)} (log {log})", flush=True)
         with log.open("wb") as out:
-            argv = [pytest, f"--basetemp={root}", "--durations=15", *extra, *paths]
+            # The JUnit report keeps every test's duration, for finding what to trim (the log shows the slowest 15).
+            argv = [pytest, f"--basetemp={root}", "--durations=15", f"--junitxml={base / f'shard{index}.xml'}",
+                    *extra, *paths]
             proc = subprocess.Popen(argv, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
         running.append((index, proc, log))
