@@ -1,10 +1,12 @@
 """One evaluation, from config to results.
 
-Each prompt goes to both models at the same moment with the same request (messages, sampling parameters, seed),
-streamed; which of the two is sent first alternates from prompt to prompt, so neither gains from a warm prefix cache
-or a quieter moment. ``concurrency`` pair workers keep at most that many requests in flight per model. Answered pairs
-go to the judge (its own ``concurrency`` workers, so judging never holds back the models), then each sample is
-scored, appended to the samples file and counted.
+Both models answer the same prompts with the same request (messages, sampling parameters, seed), streamed, in the
+same order. Each model has ``concurrency`` workers, so it always has that many requests in flight, as ``vllm bench
+serve --max-concurrency`` keeps them (a model is never held back waiting for the other's answer to the same prompt,
+which would cap the faster model's throughput at the slower one's); neither takes a prompt more than ``concurrency``
+ahead of the other, so the two are measured over the same moments. A prompt whose two answers are in goes to the
+judge (its own ``concurrency`` workers, so judging never holds back the models), then it is scored, appended to the
+samples file and counted.
 """
 
 from __future__ import annotations
@@ -51,6 +53,32 @@ class _Counters:
     failed: dict[str, int] = field(default_factory=lambda: {"baseline": 0, "candidate": 0, "judge": 0})
 
 
+class _Lanes:
+    """The prompts to do, taken in the same order by each model's workers; a model never takes one more than
+    ``ahead`` prompts past the other's."""
+
+    def __init__(self, todo: list[tuple[int, Prompt]], ahead: int) -> None:
+        self.todo = todo
+        self.ahead = max(1, ahead)
+        self.taken = dict.fromkeys(aggregate.ROLES, 0)
+        self.moved = asyncio.Condition()
+
+    def _may_take(self, role: str) -> bool:
+        mine = self.taken[role]
+        others = min(n for r, n in self.taken.items() if r != role)
+        return mine >= len(self.todo) or mine < others + self.ahead
+
+    async def take(self, role: str) -> tuple[int, Prompt] | None:
+        async with self.moved:
+            await self.moved.wait_for(lambda: self._may_take(role))
+            position = self.taken[role]
+            if position >= len(self.todo):
+                return None
+            self.taken[role] = position + 1
+            self.moved.notify_all()
+            return self.todo[position]
+
+
 class Evaluation:
     def __init__(self, config: EvaluatorConfig, tracker: ProgressTracker, secrets: Secrets, facts: RunFacts) -> None:
         self.config = config
@@ -63,6 +91,7 @@ class Evaluation:
         self.allowed_failures = 0
         self.attempt = 1
         self.samples: SamplesFile | None = None
+        self._unpaired: dict[int, dict[str, Answer]] = {}
 
     # -- errors ------------------------------------------------------------------------------------------------
     def _attempt_failed(self, role: str, message: str) -> None:
@@ -122,25 +151,22 @@ class Evaluation:
         self.tracker.add_samples([record])
         self._publish()
 
-    async def _pair_worker(self, queue: asyncio.Queue[tuple[int, Prompt]], clients: dict[str, ModelClient],
-                           judging: asyncio.Queue[Any] | None) -> None:
-        while True:
+    async def _model_worker(self, role: str, client: ModelClient, lanes: _Lanes,
+                            judging: asyncio.Queue[Any] | None) -> None:
+        while (item := await lanes.take(role)) is not None:
+            index, prompt = item
+            self.counters.in_flight += 1
             try:
-                index, prompt = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return
-            messages = list(prompt.messages)
-            order = ("baseline", "candidate") if index % 2 == 0 else ("candidate", "baseline")
-            self.counters.in_flight += 2
-            try:
-                # gather starts them in this order, and cancels both if the run is stopped.
-                answered = await asyncio.gather(*(clients[role].answer(index, messages) for role in order))
+                answer = await client.answer(index, list(prompt.messages))
             finally:
-                self.counters.in_flight -= 2
-            answers = dict(zip(order, answered, strict=True))
-            for role in order:
-                if not answers[role].ok:
-                    self._count_failure(role, clients[role].target.model)
+                self.counters.in_flight -= 1
+            if not answer.ok:
+                self._count_failure(role, client.target.model)
+            answers = self._unpaired.setdefault(index, {})
+            answers[role] = answer
+            if len(answers) < len(aggregate.ROLES):
+                continue  # the other model's answer completes the sample
+            del self._unpaired[index]
             baseline, candidate = answers["baseline"], answers["candidate"]
             if judging is not None and baseline.ok and candidate.ok:
                 await judging.put((index, prompt, baseline, candidate))
@@ -197,9 +223,7 @@ class Evaluation:
                    for role in ("baseline", "candidate")}
         judge = Judge(config.judge, judge_key, config.failures,
                       on_attempt_failed=self._failure_hook("judge")) if config.judge else None
-        queue: asyncio.Queue[tuple[int, Prompt]] = asyncio.Queue()
-        for item in todo:
-            queue.put_nowait(item)
+        lanes = _Lanes(todo, ahead=config.concurrency)
         judging: asyncio.Queue[Any] | None = asyncio.Queue() if judge else None
         self.samples.open()
         self.tracker.update(phase="Running", total=self.total, done=len(self.records), resumed=len(self.records))
@@ -209,9 +233,10 @@ class Evaluation:
             async with asyncio.TaskGroup() as outer:
                 judges = [outer.create_task(self._judge_worker(judging, judge))
                           for _ in range(config.concurrency)] if judge and judging else []
-                async with asyncio.TaskGroup() as pairs:
-                    for _ in range(min(config.concurrency, len(todo))):
-                        pairs.create_task(self._pair_worker(queue, clients, judging))
+                async with asyncio.TaskGroup() as models:
+                    for role, client in clients.items():
+                        for _ in range(min(config.concurrency, len(todo))):
+                            models.create_task(self._model_worker(role, client, lanes, judging))
                 for _ in judges:
                     assert judging is not None
                     judging.put_nowait(None)

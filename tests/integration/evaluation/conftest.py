@@ -8,15 +8,14 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from evaluator_harness import (
     ADAPTER_NAME,
     API_KEY,
     BASE_NAME,
+    Trained,
     conversation,
     free_port,
     order_questions,
@@ -27,17 +26,6 @@ from kubetune_devcluster.tinymodel import TinyModelSpec, build_tiny_model
 from kubetune_devcluster.vllm_server import VLLMProcess, start_vllm
 
 CONTEXT = 1024  # the judge's prompt holds a question and two answers
-
-
-@dataclass
-class Trained:
-    adapter: Path
-    result: dict[str, Any]
-    log: str
-
-    @property
-    def held_out(self) -> dict[str, Any]:
-        return dict(self.result["validationSplit"])
 
 
 @pytest.fixture(scope="session")

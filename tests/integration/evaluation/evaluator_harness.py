@@ -127,3 +127,14 @@ def run_evaluator(root: Path, config: dict[str, Any], with_key: bool = True, tim
     proc = start_evaluator(root, config, with_key)
     proc.wait(timeout=timeout)
     return EvaluatorRun(root, config, proc.returncode, (root / "evaluator.log").read_text())
+
+
+@dataclass
+class Trained:
+    adapter: Path
+    result: dict[str, Any]
+    log: str
+
+    @property
+    def held_out(self) -> dict[str, Any]:
+        return dict(self.result["validationSplit"])

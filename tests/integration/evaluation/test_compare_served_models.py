@@ -8,8 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import Trained
-from evaluator_harness import ADAPTER_NAME, ANSWER, API_KEY, BASE_NAME, evaluator_config, run_evaluator
+from evaluator_harness import ADAPTER_NAME, ANSWER, API_KEY, BASE_NAME, Trained, evaluator_config, run_evaluator
 
 from kubetune.api.evaluator import EXIT_CONFIG_INVALID, EXIT_ENDPOINT_ERRORS, EvaluatorResult
 from kubetune_devcluster.vllm_server import VLLMProcess

@@ -3,18 +3,14 @@ a real SQLite file."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from kubetune.store import Mirror, MirrorSettings, upgrade
 from kubetune.store.database import make_engine
-
-_uids = itertools.count(1)
 
 
 @pytest.fixture(params=["postgres", "sqlite"])
@@ -46,23 +42,3 @@ async def mirror(migrated: str) -> AsyncIterator[Mirror]:
     yield mirror
     await mirror.stop()
     assert mirror.stats.dropped == 0
-
-
-def rows(engine: Engine, sql: str, **params: Any) -> list[Any]:
-    with engine.connect() as connection:
-        return list(connection.execute(text(sql), params).all())
-
-
-def trainingjob(name: str, version: str, phase: str | None = None, uid: str | None = None,
-                namespace: str = "ml", **status: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "kubetune.dev/v1alpha1", "kind": "TrainingJob",
-        "metadata": {"name": name, "namespace": namespace, "uid": uid or f"uid-{name}", "resourceVersion": version,
-                     "creationTimestamp": "2026-04-30T10:00:00Z"},
-        "spec": {"baseModel": {"name": "tiny-llama"}, "output": {"modelName": name}},
-        "status": {"phase": phase, **status} if phase else {},
-    }
-
-
-def next_uid(prefix: str) -> str:
-    return f"{prefix}-{next(_uids)}"

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 from cluster_objects import finetunedmodel, path, trainingjob
-from conftest import rows
-from conftest import trainingjob as trainingjob_body
+from store_rows import rows
+from store_rows import trainingjob as trainingjob_body
 
 from kubetune.store import head
 from kubetune.store.database import make_engine

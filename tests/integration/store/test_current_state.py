@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from conftest import next_uid, rows, trainingjob
 from sqlalchemy import Engine
+from store_rows import next_uid, rows, trainingjob
 
 from kubetune.store import Listing, Mirror, MirrorSettings
 from kubetune.store.mirror import apply_listing

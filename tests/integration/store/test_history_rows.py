@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import next_uid, rows
 from sqlalchemy import Engine
+from store_rows import next_uid, rows
 
 from kubetune.api.trainer import HistoryPoint
 from kubetune.store import Mirror, MirrorSettings

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import next_uid, rows, trainingjob
 from prometheus_client import REGISTRY
+from store_rows import next_uid, rows, trainingjob
 
 from kubetune.store import Listing, Mirror, MirrorSettings, upgrade
 from kubetune.store.database import make_engine
