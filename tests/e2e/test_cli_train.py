@@ -21,13 +21,15 @@ from .conftest import BASE_MODEL_NAME, memorisation_rows, training_job
 from .helpers import get_tj, pods_of, tj_path
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+# Enough steps for the watch to print several training lines: the tiny model trains 60 in about 2 s.
+STEPS = 300
 
 
 def test_train_watch_succeeds_and_get_models_logs_show_the_job(
         cluster: LocalCluster, kube: KubeREST, namespace: str, operator: OperatorProcess, storage: dict[str, Path],
         tmp_path: Path) -> None:
     manifest = tmp_path / "job.yaml"
-    manifest.write_text(yaml.safe_dump(training_job("cli-facts", output={
+    manifest.write_text(yaml.safe_dump(training_job("cli-facts", hyperparameters={"maxSteps": STEPS}, output={
         "modelName": "facts", "storage": {"pvc": {"claimName": "adapters"}}})))
 
     run = kubetune(cluster, "train", "-f", manifest, "-n", namespace, "--watch", "--interval", "0.5")
@@ -35,15 +37,17 @@ def test_train_watch_succeeds_and_get_models_logs_show_the_job(
     assert run.code == 0, run.out + run.err
     assert run.out.splitlines()[0] == "trainingjob.kubetune.dev/cli-facts created"
     # Without a terminal the view is one line per change: the loss falls over them.
-    losses = [float(x) for x in re.findall(r"^Running  Training  step \d+/60  \d+%  loss ([0-9.]+)", run.out, re.M)]
+    losses = [float(x) for x in re.findall(rf"^Running  Training  step \d+/{STEPS}  \d+%  loss ([0-9.]+)", run.out,
+                                           re.M)]
     assert len(losses) >= 2 and losses[-1] < losses[0], run.out
-    assert re.search(r"^Succeeded  Completed  step 60/60  100%  loss [0-9.]+", run.out, re.M), run.out
-    assert re.search(r"✓ cli-facts succeeded in \d+:\d\d: 60 steps, final loss [0-9.]+", run.out), run.out
+    assert re.search(rf"^Succeeded  Completed  step {STEPS}/{STEPS}  100%  loss [0-9.]+", run.out, re.M), run.out
+    assert re.search(rf"✓ cli-facts succeeded in \d+:\d\d: {STEPS} steps, final loss [0-9.]+", run.out), run.out
     assert "registered FineTunedModel facts-v1" in run.out
 
     table = kubetune(cluster, "get", "tj", "-n", namespace)
     assert table.code == 0
-    assert re.search(r"^cli-facts\s+Succeeded\s+60/60 \(100%\)\s+[0-9.]+\s+facts-v1\s+\d", table.out, re.M), table.out
+    assert re.search(rf"^cli-facts\s+Succeeded\s+{STEPS}/{STEPS} \(100%\)\s+[0-9.]+\s+facts-v1\s+\d", table.out,
+                     re.M), table.out
     as_json = json.loads(kubetune(cluster, "get", "tj", "cli-facts", "-n", namespace, "-o", "json").out)
     assert as_json["status"] == get_tj(kube, namespace, "cli-facts")["status"]
     every_kind = kubetune(cluster, "get", "-n", namespace).out
@@ -62,7 +66,7 @@ def test_train_watch_succeeds_and_get_models_logs_show_the_job(
     pod = pods_of(kube, namespace, "cli-facts")[0]["metadata"]["name"]
     log = kubetune(cluster, "logs", "tj", "cli-facts", "-n", namespace)
     assert log.code == 0 and log.out == cluster.pod_log(namespace, pod)
-    assert "Succeeded (Completed): trained 60 steps" in log.out
+    assert f"Succeeded (Completed): trained {STEPS} steps" in log.out
     last = kubetune(cluster, "logs", "tj", "cli-facts", "-n", namespace, "--tail", "1")
     assert last.out == log.out.splitlines(keepends=True)[-1]
     followed = kubetune(cluster, "logs", "tj", "cli-facts", "-n", namespace, "-f", timeout=60)

@@ -113,10 +113,11 @@ def page(browser: Any) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def training(site: Site, kube: KubeREST) -> str:
-    """The TrainingJob, created once: long enough (400 steps, logged every 10) to watch its curve grow."""
+    """The TrainingJob, created once: long enough (1,200 steps, logged every 10; about 40 s on an idle
+    machine) to watch its curve grow."""
     if kube.get_or_none(tj_path(site.namespace, JOB)) is None:
         kube.create(tj_path(site.namespace), training_job(
-            JOB, hyperparameters={"maxSteps": 400}, checkpoint={"everySteps": 100, "keep": 1},
+            JOB, hyperparameters={"maxSteps": 1200}, checkpoint={"everySteps": 300, "keep": 1},
             serving={"targets": [{"deployment": "vllm", "port": 8000}]}))
     return str(get_tj(kube, site.namespace, JOB)["metadata"]["uid"])
 

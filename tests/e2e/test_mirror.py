@@ -21,6 +21,8 @@ from .helpers import get_tj, logged_steps, tj_path, wait_phase
 from .serving import get_ftm, vllm_pods
 
 pytestmark = [pytest.mark.cluster, pytest.mark.postgres, pytest.mark.slow]
+# Long enough (about 30 s on an idle machine) that the operator is killed and back while the trainer still runs.
+KILLED_STEPS = 900
 
 
 def rows(url: str, query: str, *args: Any) -> list[tuple[Any, ...]]:
@@ -80,7 +82,7 @@ def test_a_postgres_outage_during_training_and_a_rollout_loses_nothing(
 def test_a_sigkilled_operator_loses_no_step_and_deleted_jobs_keep_their_rows(
         kube: KubeREST, namespace: str, operator: OperatorProcess, storage: dict[str, Path],
         mirror_database: str) -> None:
-    kube.create(tj_path(namespace), training_job("killed", hyperparameters={"maxSteps": 300}))
+    kube.create(tj_path(namespace), training_job("killed", hyperparameters={"maxSteps": KILLED_STEPS}))
     wait_for(lambda: ((get_tj(kube, namespace, "killed").get("status") or {}).get("progress") or {}).get("step", 0)
              >= 60, 400, interval=0.2, what="training under way")
     operator.kill()  # SIGKILL: nothing flushed, nothing said
@@ -90,7 +92,7 @@ def test_a_sigkilled_operator_loses_no_step_and_deleted_jobs_keep_their_rows(
     assert tj["status"]["phase"] == "Succeeded", tj["status"]
     uid = tj["metadata"]["uid"]
     wait_for(lambda: [r[0] for r in rows(mirror_database, "select step from training_metrics where job_uid = %s "
-                                                          "order by step", uid)] == logged_steps(300), 60,
+                                                          "order by step", uid)] == logged_steps(KILLED_STEPS), 60,
              interval=1, what="every logged step, none missing, none twice")
 
     kube.delete(tj_path(namespace, "killed"))
@@ -100,4 +102,4 @@ def test_a_sigkilled_operator_loses_no_step_and_deleted_jobs_keep_their_rows(
                        what="deleted_at on its row")
     assert deleted[0][1] == "Succeeded"
     assert len(rows(mirror_database, "select step from training_metrics where job_uid = %s", uid)) == \
-        len(logged_steps(300)), "its loss curve outlives it"
+        len(logged_steps(KILLED_STEPS)), "its loss curve outlives it"

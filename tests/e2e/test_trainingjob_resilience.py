@@ -24,9 +24,9 @@ from .helpers import (
 )
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
-# Long enough that a suspension or a kill lands mid-training even on an idle machine (about 5 steps/s),
-# short enough to finish in time when the other test session shares the two cores (about 2 steps/s).
-LONG = {"maxSteps": 240}
+# Long enough that a suspension or a kill lands mid-training even on an idle machine (about 30 steps/s), short
+# enough to finish in time when the other test session shares the two cores.
+LONG = {"maxSteps": 400}
 FINISH = 420
 
 
