@@ -36,6 +36,23 @@ CONTROLLERS: tuple[tuple[str, Resource, Reconcile], ...] = (
 )
 
 
+class NoDiffBase(kopf.AnnotationsDiffBaseStorage):
+    """kopf's diff base, not kept. Before any handler runs, kopf deep-copies every event's body into an "essence"
+    (twice) to diff it against the last handled one; only create/update/delete handlers, daemons and timers read that
+    diff, and kubetune has none of them (watch-event handlers and its own work queues only, which
+    tests/unit/controllers/test_kopf_settings.py checks). The copies were the operator's largest CPU cost in a
+    burst of TrainingJobs."""
+
+    def build(self, *, body: Any, extra_fields: Any = None) -> Any:
+        return {}
+
+    def fetch(self, *, body: Any) -> Any:
+        return None
+
+    def store(self, *, body: Any, patch: Any, essence: Any) -> None:
+        return None
+
+
 def configure(settings: kopf.OperatorSettings) -> None:
     """Apply kubetune's kopf settings (also used by tests that embed the operator)."""
     # Watches silently stall behind load balancers without these; kopf's docs recommend setting both.
@@ -46,6 +63,7 @@ def configure(settings: kopf.OperatorSettings) -> None:
     # kopf would post an Event for every handler run, on pods too; kubetune posts its own on phase transitions.
     settings.posting.level = logging.WARNING
     settings.execution.max_workers = 8
+    settings.persistence.diffbase_storage = NoDiffBase()
     # Server-side filters: only the operator's own Jobs and pods (training, adapter validation) reach it. vLLM pods
     # and Deployments are watched separately, per serving target (model_watches.TargetWatches).
     settings.watching.label_selectors["batch", "jobs"] = f"{MANAGED_BY}={OPERATOR}"

@@ -151,8 +151,8 @@ async def ensure_rendezvous_service(client: KubeClient, tj: TrainingJob, setting
     await ensure_child(client, SERVICES, service, tj.metadata.uid, "TrainingJob")
 
 
-async def ensure_job(client: KubeClient, tj: TrainingJob, settings: OperatorSettings) -> Json:
-    """Create the ConfigMap and the Job when they do not exist; return the Job.
+async def ensure_job(client: KubeClient, tj: TrainingJob, settings: OperatorSettings) -> tuple[Json, bool]:
+    """Create the ConfigMap and the Job when they do not exist; return the Job and whether this call created it.
 
     A Job that already exists is returned as it is, or replaced when its spec changed before it started.
     """
@@ -165,21 +165,30 @@ async def ensure_job(client: KubeClient, tj: TrainingJob, settings: OperatorSett
         except Conflict:
             return None
 
-    # The ConfigMap (and Service) first: when one cannot be created (a quota, a name taken), no Job exists whose pod
-    # would wait for it forever, and the next pass starts over.
-    await ensure_configmap(client, configmap, tj.metadata.uid, "TrainingJob")
+    # The Service first (a multi-node job's pods look for each other through it); the ConfigMap and the Job in one
+    # round trip. A Job whose ConfigMap could not be made (a quota, a name taken) is deleted again before the error
+    # is raised: no pod waits forever for a ConfigMap, and the next pass starts over.
     await ensure_rendezvous_service(client, tj, settings)
-    created = await create_job()
+    made, created = await asyncio.gather(ensure_configmap(client, configmap, tj.metadata.uid, "TrainingJob"),
+                                         create_job(), return_exceptions=True)
+    if isinstance(created, BaseException):
+        raise created
+    if isinstance(made, BaseException):
+        if created is not None:
+            with contextlib.suppress(NotFound, Conflict):
+                await client.delete(JOBS, job["metadata"]["name"], ns, propagation="Background",
+                                    uid=created["metadata"]["uid"])
+        raise made
     if created is not None:
         log.info("created Job %s/%s for TrainingJob %s", ns, job["metadata"]["name"], tj.metadata.name)
-        return created
+        return created, True
     current = await client.get(JOBS, job["metadata"]["name"], ns)
     if not owned_by(current, tj.metadata.uid):
-        return current  # the caller sees it is not ours and removes it
+        return current, False  # the caller sees it is not ours and removes it
     if _replaceable(current, digest):
         log.info("spec of %s/%s changed before training started: replacing its Job", ns, tj.metadata.name)
         await client.delete(JOBS, job["metadata"]["name"], ns, propagation="Foreground")
-    return current
+    return current, False
 
 
 def suspend_requested(job: Json) -> bool:

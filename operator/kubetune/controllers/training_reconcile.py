@@ -5,7 +5,6 @@ and idempotent: every trigger queues the same key, and a restarted operator conv
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +21,6 @@ from .resources import TRAININGJOBS
 from .runtime import Runtime
 from .status import StaleRead, changed, recovered, write_status
 from .training_children import (
-    MissingReference,
     ensure_job,
     ensure_model,
     ensure_rendezvous_service,
@@ -163,23 +161,18 @@ async def _reconcile(runtime: Runtime, body: Mapping[str, Any]) -> Requeue | Non
         return None
     now = datetime.now(UTC)
 
-    missing: list[MissingReference] | None = None
-    if not phase:
-        # Never reconciled: its Job most likely does not exist, so check the references in the same round trip.
-        (job, pods), missing = await asyncio.gather(job_and_pods(client, tj), missing_references(client, tj))
-    else:
-        job, pods = await job_and_pods(client, tj)
+    # Never reconciled: its Job almost never exists, so it is not looked for (creating it says so when it does).
+    job, pods = (None, []) if not phase else await job_and_pods(client, tj)
     if job is not None and not owned_by(job, tj.metadata.uid):
         return await _foreign_job(runtime, body, job)
     if job is None:
-        if missing is None:
-            missing = await missing_references(client, tj)
+        missing = await missing_references(client, tj)
         if missing:
             message = "; ".join(m.message for m in missing)
             await _set_phase(runtime, body, "Pending", missing[0].reason, message, ("Validated", False))
             return WAITING
         try:
-            job = await ensure_job(client, tj, settings)
+            job, created = await ensure_job(client, tj, settings)
         except UnsupportedSpec as e:
             await _fail_permanently(runtime, body, "UnsupportedSpec", str(e))
             return None
@@ -188,6 +181,8 @@ async def _reconcile(runtime: Runtime, body: Mapping[str, Any]) -> Requeue | Non
             return WAITING
         if not owned_by(job, tj.metadata.uid):
             return await _foreign_job(runtime, body, job)
+        if not created:
+            _, pods = await job_and_pods(client, tj)  # made by an earlier operator that died before writing status
     await replace_stale_job(client, tj, settings, job, started=trainer_started_at(pods) is not None)
     if is_gang(tj) and not finished(job):
         # The pods of a multi-node job find each other through it: one deleted under the job is put back before a
