@@ -15,7 +15,7 @@ CHART_JS := operator/kubetune/dashboard/static/vendor/chart.umd.min.js
 .PHONY: all venv assets kube helm crds deploy images lint test test-unit demo clean-venv
 all: test
 
-$(VENV)/.installed: pyproject.toml devcluster/pyproject.toml
+$(VENV)/.installed: pyproject.toml devcluster/pyproject.toml Makefile
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install -q uv
 	$(UV) venv -q --allow-existing --python $(PYTHON) $(VENV)
 	@# Bytecode compiled once here: with PYTHONDONTWRITEBYTECODE set (as on this machine), every process would
