@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from .. import __version__
 from . import compare, completion, crds, dashboard, dataset, db, get, history, logs, models, operator, train, watch
 from .errors import EXIT_USAGE, CliError, one_line
 
@@ -40,6 +41,7 @@ class Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="kubetune", description="kubetune: LLM fine-tuning on Kubernetes.")
+    parser.add_argument("--version", action="version", version=f"kubetune {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
     for group in GROUPS:
         group.add_commands(subparsers)

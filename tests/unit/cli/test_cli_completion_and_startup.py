@@ -49,6 +49,15 @@ def test_bash_completes_subcommands_and_kinds(capsys: pytest.CaptureFixture[str]
     assert {"--kubeconfig", "--namespace"} <= complete("logs", "tj", "x", "--")
 
 
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from kubetune import __version__
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"kubetune {__version__}\n"
+
+
 def test_help_imports_no_heavy_library() -> None:
     probe = ("import sys\nfrom kubetune.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
              "heavy = [m for m in ('aiohttp', 'rich', 'pydantic', 'yaml', 'kopf', 'sqlalchemy', 'torch') "
