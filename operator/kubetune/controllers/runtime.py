@@ -56,6 +56,12 @@ class Runtime:
         never_reconciled = body is not None and not (body.get("status") or {}).get("phase")
         queue.add((namespace, name), first=never_reconciled)
 
+    def enqueue_soon(self, kind: str, namespace: str, name: str, window: float) -> None:
+        """Queue a reconcile ``window`` seconds from now: the events that arrive meanwhile share that one pass."""
+        queue = self.queues.get(kind)
+        if queue is not None:
+            queue.add_after((namespace, name), window)
+
     def offer(self, kind: str, namespace: str, name: str, body: dict[str, Any]) -> None:
         """Hand the newest body from a watch event to the next reconcile of the object, so it need not read it."""
         key = (kind, namespace, name)

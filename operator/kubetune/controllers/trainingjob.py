@@ -20,6 +20,9 @@ from .training_reconcile import KIND, enqueue_trainingjob
 
 TJ = (GROUP, VERSION, "trainingjobs")
 CHILD_LABELS: dict[str, Any] = {MANAGED_BY: OPERATOR, TRAININGJOB: kopf.PRESENT}
+# The Job controller, the scheduler and the kubelet write a new Job and its pod several times within a moment; their
+# events within this window share one reconcile (each pass reads the Job and lists its pods).
+CHILD_EVENT_WINDOW = 0.2
 
 
 def _runtime(memo: Any) -> Runtime:
@@ -43,9 +46,9 @@ async def trainingjob_event(type: str | None, name: str, namespace: str | None, 
 
 @kopf.on.event("batch", "v1", "jobs", labels=CHILD_LABELS, when=in_scope)
 async def trainingjob_job_event(meta: Any, namespace: str | None, memo: Any, **_: Any) -> None:
-    enqueue_trainingjob(_runtime(memo), namespace or "", meta["labels"][TRAININGJOB])
+    _runtime(memo).enqueue_soon(KIND, namespace or "", meta["labels"][TRAININGJOB], CHILD_EVENT_WINDOW)
 
 
 @kopf.on.event("", "v1", "pods", labels=CHILD_LABELS, when=in_scope)
 async def trainingjob_pod_event(meta: Any, namespace: str | None, memo: Any, **_: Any) -> None:
-    enqueue_trainingjob(_runtime(memo), namespace or "", meta["labels"][TRAININGJOB])
+    _runtime(memo).enqueue_soon(KIND, namespace or "", meta["labels"][TRAININGJOB], CHILD_EVENT_WINDOW)

@@ -197,3 +197,22 @@ async def test_keys_of_new_objects_go_ahead_of_those_waiting() -> None:
     await _drain(queue)
     assert order == ["blocker", "new", "old-1", "old-2"]
     await queue.close()
+
+
+async def test_child_events_within_the_window_share_one_pass() -> None:
+    passes: list[tuple[str, str]] = []
+    rt = Runtime(settings=OperatorSettings(), client=None, http=None)  # type: ignore[arg-type]
+    queue: WorkQueue[tuple[str, str]] = WorkQueue(lambda key: _record(passes, key), workers=4)  # type: ignore[arg-type]
+    rt.queues["TrainingJob"] = queue
+    for _ in range(5):  # a Job's and its pod's events, written within a moment
+        rt.enqueue_soon("TrainingJob", "ns", "a", 0.05)
+        await asyncio.sleep(0.005)
+    assert passes == []  # nothing before the window ends
+    await asyncio.sleep(0.1)
+    await _drain(queue)
+    assert passes == [("ns", "a")]
+    rt.enqueue_soon("TrainingJob", "ns", "a", 0.05)  # a later event: a pass of its own
+    await asyncio.sleep(0.1)
+    await _drain(queue)
+    assert passes == [("ns", "a"), ("ns", "a")]
+    await queue.close()
