@@ -4,23 +4,14 @@ once after a release), and writes conditional on the Lease's resourceVersion so 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
 from kubetune.controllers.leadership import LeaderElector, LeaseConfig
 from kubetune.kube import KubeClient
 from kubetune.kube.client import LEASES
-from kubetune_devcluster.controlplane import LocalCluster
 
 pytestmark = [pytest.mark.cluster]
-
-
-@pytest.fixture
-async def client(cluster: LocalCluster) -> AsyncIterator[KubeClient]:
-    kube = KubeClient.discover(str(cluster.kubeconfig))
-    yield kube
-    await kube.close()
 
 
 def config(namespace: str, identity: str, duration: float = 3.0) -> LeaseConfig:

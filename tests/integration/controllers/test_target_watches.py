@@ -5,14 +5,12 @@ fails is not the end of the watch (a lost trigger would leave a new pod without 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from kubetune.controllers.model_watches import TargetWatches
 from kubetune.kube import KubeClient
-from kubetune_devcluster.controlplane import LocalCluster
 from kubetune_devcluster.kubeapi import KubeREST
 
 pytestmark = [pytest.mark.cluster]
@@ -26,13 +24,6 @@ def sleeper(name: str, replicas: int) -> dict[str, Any]:
                          "containers": [{"name": "main", "image": "python:3.11-slim",
                                          "command": ["python", "-c", "import time; time.sleep(600)"],
                                          "readinessProbe": {"exec": {"command": ["true"]}, "periodSeconds": 1}}]}}}}
-
-
-@pytest.fixture
-async def client(cluster: LocalCluster) -> AsyncIterator[KubeClient]:
-    kube = KubeClient.discover(str(cluster.kubeconfig))
-    yield kube
-    await kube.close()
 
 
 async def eventually(check: Any, seconds: float = 60, what: str = "") -> None:

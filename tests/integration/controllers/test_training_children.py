@@ -4,7 +4,6 @@ ConfigMap cannot be made does not stay behind to wait for it."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -14,17 +13,9 @@ from kubetune.controllers.ownership import NameConflict
 from kubetune.controllers.training_children import ensure_job
 from kubetune.kube import KubeClient
 from kubetune.settings import OperatorSettings
-from kubetune_devcluster.controlplane import LocalCluster
 from kubetune_devcluster.kubeapi import KubeREST
 
 pytestmark = [pytest.mark.cluster]
-
-
-@pytest.fixture
-async def client(cluster: LocalCluster) -> AsyncIterator[KubeClient]:
-    client = KubeClient.discover(str(cluster.kubeconfig))
-    yield client
-    await client.close()
 
 
 def trainingjob(namespace: str) -> TrainingJob:

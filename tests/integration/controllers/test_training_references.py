@@ -3,24 +3,14 @@ Secret holding the Hugging Face token of an hf:// base model."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from kubetune.api import TrainingJob, parse_resource
 from kubetune.controllers.training_children import missing_references
 from kubetune.kube import KubeClient
-from kubetune_devcluster.controlplane import LocalCluster
 from kubetune_devcluster.kubeapi import KubeREST
 
 pytestmark = [pytest.mark.cluster]
-
-
-@pytest.fixture
-async def client(cluster: LocalCluster) -> AsyncIterator[KubeClient]:
-    client = KubeClient.discover(str(cluster.kubeconfig))
-    yield client
-    await client.close()
 
 
 def hub_trainingjob(namespace: str) -> TrainingJob:
