@@ -49,7 +49,8 @@ def main() -> int:
         log = base / f"shard{index}.log"
         print(f"shard {index}: {' '.join(paths)} (log {log})", flush=True)
         with log.open("wb") as out:
-            # The JUnit report keeps every test's duration, for finding what to trim (the log shows the slowest 15).
+            # The JUnit report keeps every test's duration (the log shows the slowest 15); like the logs, it stays
+            # with the base directory `make test` keeps when a run fails.
             argv = [pytest, f"--basetemp={root}", "--durations=15", f"--junitxml={base / f'shard{index}.xml'}",
                     *extra, *paths]
             proc = subprocess.Popen(argv, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
