@@ -123,6 +123,9 @@ def run(args: argparse.Namespace) -> None:
     # kopf's formatter prefixes object messages with [namespace/name], so a log line says which object it is about.
     kopf.configure(debug=args.verbose, verbose=args.verbose, log_prefix=True)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    if not args.verbose:
+        # kopf says "Handler ... succeeded" for every watch event of every child; kubetune logs what it does itself.
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     settings = OperatorSettings.from_env()
     namespaces = tuple(args.namespace) or settings.namespaces
     liveness = args.liveness or (settings.liveness_endpoint if settings.liveness_endpoint != "off" else None)

@@ -25,7 +25,6 @@ from ..kube.client import JOBS, PODS
 from .comparison_phase import ComparisonObservation, observe_comparison
 from .comparison_progress import follow_evaluation
 from .comparison_resolve import Resolver, Unusable, Waiting
-from .events import post_event
 from .jobs import POD_CREATION_GRACE, age, finished, pod_creation_failure
 from .metrics import RECONCILES, TRANSITIONS
 from .ownership import NameConflict, ensure_configmap, is_ours, owned_by, remove_leftover
@@ -90,7 +89,7 @@ async def _emit(runtime: Runtime, body: Mapping[str, Any], old: str | None, new:
         return
     TRANSITIONS.labels(KIND, new).inc()
     kind = "Warning" if new == "Failed" else "Normal"
-    await post_event(runtime.client, body, kind, reason, f"{old or 'New'} -> {new}: {message}"[:1000])
+    runtime.events.record(body, kind, reason, f"{old or 'New'} -> {new}: {message}"[:1000])
 
 
 def _conditions(previous: list[Json] | None, phase: str, reason: str, message: str, generation: int | None,
@@ -191,7 +190,7 @@ async def _reconcile(runtime: Runtime, body: Mapping[str, Any]) -> Requeue | Non
     await _emit(runtime, body, status.get("phase"), obs.phase, obs.reason, update["message"])
     if obs.phase == "Succeeded" and obs.result is not None and obs.result.results is not None:
         verdict = obs.result.results.verdict
-        await post_event(client, body, "Normal", "Verdict", f"verdict {verdict}: {update['message']}"[:1000])
+        runtime.events.record(body, "Normal", "Verdict", f"verdict {verdict}: {update['message']}"[:1000])
     if obs.phase == "Running":
         runtime.ensure_task((*key, "progress"), lambda: follow_evaluation(runtime, ns, name, meta["uid"]))
     else:

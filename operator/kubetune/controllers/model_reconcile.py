@@ -29,7 +29,6 @@ from ..kube.client import DEPLOYMENTS
 from ..serving.model_lists import ModelLists
 from ..serving.rollout import RolloutPolicy, load_everywhere, unload_everywhere
 from ..serving.vllm import VLLMClient
-from .events import post_event
 from .metrics import ADAPTER_LOADS, MODEL_LIST_READS, RECONCILES, ROLLOUT_SECONDS, TRANSITIONS
 from .model_phase import phase as model_phase
 from .model_phase import target_status
@@ -102,7 +101,7 @@ async def _emit(runtime: Runtime, body: Mapping[str, Any], old: str | None, new:
     if old != new:
         TRANSITIONS.labels(KIND, new).inc()
         kind = "Warning" if new in ("Failed", "Degraded") else "Normal"
-        await post_event(runtime.client, body, kind, reason, f"{old or 'New'} -> {new}: {message}"[:1000])
+        runtime.events.record(body, kind, reason, f"{old or 'New'} -> {new}: {message}"[:1000])
 
 
 async def _write(runtime: Runtime, body: Mapping[str, Any], update: Json) -> Mapping[str, Any]:

@@ -20,6 +20,8 @@ from ..kube import KubeClient
 from ..kube.versions import is_newer
 from ..settings import OperatorSettings
 from ..store import Mirror
+from .events import EventRecorder
+from .sightings import Sightings
 from .workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
@@ -35,9 +37,15 @@ class Runtime:
     queues: dict[str, WorkQueue[Key]] = field(default_factory=dict)  # by kind, started with the operator
     mirror: Mirror | None = None  # the database mirror of every object's history (None: not started)
     extras: dict[str, Any] = field(default_factory=dict)  # shared per-kind machinery (target watches, caches)
+    sightings: Sightings = field(default_factory=Sightings)  # referenced objects found a moment ago
+    events: EventRecorder = field(init=False)  # Events on kubetune's objects, posted in the background
     _offered: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     _tasks: dict[tuple[str, ...], asyncio.Task[None]] = field(default_factory=dict)
     _own: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    _made: dict[tuple[str, str, str], tuple[int | None, dict[str, Any]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.events = EventRecorder(self.client)
 
     # -- the queues ----------------------------------------------------------------------------------------------
     def observed(self, event_type: str | None, body: Any) -> None:
@@ -87,6 +95,20 @@ class Runtime:
         version = _version(body)
         return bool(version) and self._own.get((kind, namespace, name)) == version
 
+    def newcomers_waiting(self, kind: str) -> bool:
+        """Whether objects of ``kind`` never reconciled wait for a worker (a burst of applies)."""
+        queue = self.queues.get(kind)
+        return queue is not None and queue.newcomers() > 0
+
+    def made(self, kind: str, namespace: str, name: str, generation: int | None, child: dict[str, Any]) -> None:
+        """A pass created the object's child and left its status to the next pass (which takes it here)."""
+        self._made[(kind, namespace, name)] = (generation, child)
+
+    def take_made(self, kind: str, namespace: str, name: str, generation: int | None) -> dict[str, Any] | None:
+        """The child a pass created for this generation of the object, if its status is still to be written."""
+        made = self._made.pop((kind, namespace, name), None)
+        return made[1] if made is not None and made[0] == generation else None
+
     # -- background tasks ----------------------------------------------------------------------------------------
     def ensure_task(self, key: tuple[str, ...], factory: Callable[[], Awaitable[None]]) -> None:
         """Run ``factory()`` as the one task under ``key`` unless it already runs."""
@@ -104,6 +126,7 @@ class Runtime:
         """Drop everything held for a deleted object: its offered body, queue state and tasks."""
         self._offered.pop((kind, namespace, name), None)
         self._own.pop((kind, namespace, name), None)
+        self._made.pop((kind, namespace, name), None)
         queue = self.queues.get(kind)
         if queue is not None:
             queue.discard((namespace, name))
@@ -112,6 +135,7 @@ class Runtime:
 
     async def close(self) -> None:
         await asyncio.gather(*(queue.close() for queue in self.queues.values()))
+        await self.events.close()
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()

@@ -17,7 +17,7 @@ from ..kube.connection import SERVICE_ACCOUNT_DIR, Connection
 from ..settings import OperatorSettings
 from ..store import Mirror, cluster_lister
 from . import comparison_reconcile, model_reconcile, training_reconcile
-from .memory import trim_periodically
+from .memory import freeze_startup_objects, trim_periodically
 from .resources import FINETUNEDMODELS, MODELCOMPARISONS, TRAININGJOBS
 from .runtime import Key, Runtime
 from .status import report_error
@@ -93,13 +93,21 @@ async def operator_startup(settings: kopf.OperatorSettings, memo: Any, logger: A
     client = KubeClient.discover()
     runtime = memo.runtime = Runtime(settings=operator_settings, client=client, http=http)
     namespaces = tuple(getattr(memo, "namespaces", ()) or ())
-    runtime.mirror = Mirror.from_settings(operator_settings, lister=cluster_lister(client, namespaces),
-                                          namespaces=namespaces)
-    await runtime.mirror.start()  # returns at once: connecting and migrating happen in its writer, with retries
+    mirror = runtime.mirror = Mirror.from_settings(operator_settings, lister=cluster_lister(client, namespaces),
+                                                   namespaces=namespaces)
+    await mirror.start()  # returns at once: connecting and migrating happen in its writer, with retries
     runtime.ensure_task(("operator", "malloc-trim"), trim_periodically)
     start_queues(runtime)
+    freeze_startup_objects()
+    runtime.ensure_task(("operator", "freeze-after-mirror"), lambda: _freeze_when_ready(mirror))
     logger.info("kubetune operator started (trainer image %s; mirror %s)", operator_settings.trainer_image,
-                runtime.mirror.where)
+                mirror.where)
+
+
+async def _freeze_when_ready(mirror: Mirror) -> None:
+    """The mirror's schema check imports SQLAlchemy's dialect and Alembic: freeze again once they are loaded."""
+    await mirror.wait_ready()
+    freeze_startup_objects()
 
 
 @kopf.on.cleanup()

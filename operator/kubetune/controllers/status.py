@@ -14,7 +14,6 @@ import aiohttp
 
 from ..api import get_condition, set_condition
 from ..kube import ApiError, Conflict, Forbidden, NotFound, Resource
-from .events import post_event
 from .runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -95,7 +94,7 @@ async def report_error(runtime: Runtime, kind: str, resource: Resource, key: tup
     except (StaleRead, ApiError, aiohttp.ClientError, OSError) as e:
         log.info("could not show the reconcile error on %s %s/%s: %s", kind, ns, name, e)
         return
-    await post_event(runtime.client, body, "Warning", "ReconcileError", message)
+    runtime.events.record(body, "Warning", "ReconcileError", message)
 
 
 def _same_error(old: str, new: str) -> bool:

@@ -31,6 +31,7 @@ from ..kube.resources import resource_for
 from ..settings import OperatorSettings
 from .ownership import ensure_child, ensure_configmap, owned_by
 from .resources import FINETUNEDMODELS
+from .sightings import Sightings
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +63,9 @@ def _claim_not_shared(tj: TrainingJob, claim: Json, field: str, read_only: bool)
                             f"use a {wanted} claim")
 
 
-async def missing_references(client: KubeClient, tj: TrainingJob) -> list[MissingReference]:
+async def missing_references(client: KubeClient, tj: TrainingJob, sightings: Sightings) -> list[MissingReference]:
     """Secrets, ConfigMaps, PVCs and serving Deployments the spec names but the namespace lacks; and for a multi-node
-    job, claims that cannot be mounted on several nodes."""
+    job, claims that cannot be mounted on several nodes. An object seen a moment ago (by any job) is not read again."""
     ns = tj.metadata.namespace or ""
     spec = tj.spec
     wanted: list[tuple[Any, str, str, str]] = []  # resource, name, reason, field
@@ -90,7 +91,8 @@ async def missing_references(client: KubeClient, tj: TrainingJob) -> list[Missin
         if target.api_key_secret_ref:
             wanted.append((SECRETS, target.api_key_secret_ref.name, "SecretNotFound",
                            f"spec.serving.targets[{i}].apiKeySecretRef"))
-    found = await asyncio.gather(*(client.get_or_none(resource, name, ns) for resource, name, _, _ in wanted))
+    found = await asyncio.gather(*(sightings.get_or_none(client, resource, name, ns)
+                                   for resource, name, _, _ in wanted))
     missing = []
     for (resource, name, reason, field), obj in zip(wanted, found, strict=True):
         if obj is None:

@@ -12,7 +12,6 @@ from typing import Any
 from ..api import InvalidResource, TrainingJob, parse_resource, set_condition
 from ..builders.training import UnsupportedSpec, held_out_path, is_gang, trainer_name
 from ..kube.client import JOBS
-from .events import post_event
 from .jobs import POD_CREATION_GRACE, age, finished, pod_creation_failure
 from .metrics import RECONCILES, TRANSITIONS
 from .ownership import NameConflict, is_ours, owned_by, remove_leftover
@@ -62,7 +61,7 @@ async def _emit_transition(runtime: Runtime, body: Mapping[str, Any], old_phase:
         return
     TRANSITIONS.labels(KIND, new_phase).inc()
     kind = "Warning" if new_phase == "Failed" or reason.endswith("NotFound") else "Normal"
-    await post_event(runtime.client, body, kind, reason, f"{old_phase or 'New'} -> {new_phase}: {message}"[:1000])
+    runtime.events.record(body, kind, reason, f"{old_phase or 'New'} -> {new_phase}: {message}"[:1000])
 
 
 async def _set_phase(runtime: Runtime, body: Mapping[str, Any], phase: str, reason: str, message: str,
@@ -161,12 +160,15 @@ async def _reconcile(runtime: Runtime, body: Mapping[str, Any]) -> Requeue | Non
         return None
     now = datetime.now(UTC)
 
-    # Never reconciled: its Job almost never exists, so it is not looked for (creating it says so when it does).
-    job, pods = (None, []) if not phase else await job_and_pods(client, tj)
+    # A Job the previous pass made (leaving the status to this one) is taken as it was made; a TrainingJob never
+    # reconciled almost never has one, so it is not looked for (creating it says so when it does).
+    made = runtime.take_made(KIND, ns, name, generation)
+    job, pods = (made, []) if made is not None else (None, []) if not phase else await job_and_pods(client, tj)
+    created = made is not None
     if job is not None and not owned_by(job, tj.metadata.uid):
         return await _foreign_job(runtime, body, job)
     if job is None:
-        missing = await missing_references(client, tj)
+        missing = await missing_references(client, tj, runtime.sightings)
         if missing:
             message = "; ".join(m.message for m in missing)
             await _set_phase(runtime, body, "Pending", missing[0].reason, message, ("Validated", False))
@@ -183,7 +185,14 @@ async def _reconcile(runtime: Runtime, body: Mapping[str, Any]) -> Requeue | Non
             return await _foreign_job(runtime, body, job)
         if not created:
             _, pods = await job_and_pods(client, tj)  # made by an earlier operator that died before writing status
-    await replace_stale_job(client, tj, settings, job, started=trainer_started_at(pods) is not None)
+        elif runtime.newcomers_waiting(KIND):
+            # A burst of applies: the Jobs of the TrainingJobs still waiting are created before this one's status is
+            # written (by the next pass, queued behind them, from what this pass read and made).
+            runtime.made(KIND, ns, name, generation, job)
+            runtime.offer(KIND, ns, name, dict(body))
+            return Requeue(after=0)
+    if not created:  # a Job this pass rendered from the spec is not stale
+        await replace_stale_job(client, tj, settings, job, started=trainer_started_at(pods) is not None)
     if is_gang(tj) and not finished(job):
         # The pods of a multi-node job find each other through it: one deleted under the job is put back before a
         # restarted pod needs it.

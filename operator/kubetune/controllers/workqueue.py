@@ -118,6 +118,10 @@ class WorkQueue(Generic[K]):
     def __len__(self) -> int:
         return len(self._queued)
 
+    def newcomers(self) -> int:
+        """Keys of objects never reconciled that wait for a worker."""
+        return len(self._first)
+
     async def _work(self) -> None:
         while True:
             await self._ready.acquire()

@@ -49,6 +49,7 @@ FineTunedModel, ModelComparison). A kind left out is neither upserted nor tombst
 CONNECTIVITY = (OperationalError, InterfaceError, DisconnectionError, DatabaseUnavailable)
 RETRY_INITIAL, RETRY_MAX = 0.5, 5.0  # a refused connection is cheap: retry often, catch up soon after
 LISTER_RETRY = 10.0  # seconds before a relist whose listing failed is tried again
+GATHER_SECONDS = 0.25  # after a wake-up, what else arrives within this is written in the same transaction
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,10 @@ class Mirror:
         for sample in samples:
             self._history(Sample.of(comparison_uid, sample))
 
+    async def wait_ready(self) -> None:
+        """Return once the database is reached and its schema is in place."""
+        await self._ready.wait()
+
     async def last_training_step(self, job_uid: str, wait: float = 30.0) -> int | None:
         """The newest step of the job's loss curve the mirror has (written or waiting): fetch the trainer's history
         from there. Waits up to ``wait`` seconds for a database still connecting. None when it has none, or the
@@ -265,6 +270,11 @@ class Mirror:
         timeout = max(0.0, min(deadlines) - loop.time()) if deadlines else None
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
+        if self._wake.is_set():
+            # The events of a moment (a burst of applies, a job's status changing three times as its pod starts)
+            # are written together: one transaction, and one snapshot per object, instead of one per event.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), GATHER_SECONDS)
 
     async def _backoff(self, delay: float) -> float:
         # Jitter, so replicas or operators sharing a database do not retry in step.
