@@ -45,7 +45,7 @@ from kubetune.kube.client import Connection
 from kubetune.store import Mirror, MirrorSettings, upgrade
 from kubetune.store.database import make_engine
 from kubetune_devcluster.controlplane import LocalCluster, start_cluster
-from kubetune_devcluster.kubeapi import ApiError, Credentials, KubeREST
+from kubetune_devcluster.kubeapi import ApiError, Connection, KubeREST
 from kubetune_devcluster.postgres import start_postgres
 
 REPO = Path(__file__).resolve().parents[1]
@@ -80,7 +80,7 @@ def tj_path(namespace: str) -> str:
 class PlainWatch:
     """The floor: a watch that only records when each ADDED event arrived."""
 
-    def __init__(self, creds: Credentials, path: str, resource_version: str) -> None:
+    def __init__(self, creds: Connection, path: str, resource_version: str) -> None:
         self.kube, self.path, self.resource_version = KubeREST(creds), path, resource_version
         self.seen: dict[str, float] = {}
         self.stopped = threading.Event()
@@ -175,7 +175,7 @@ class MirrorFeed:
         return stats
 
 
-def burst(creds: Credentials, namespace: str, names: list[str]) -> dict[str, tuple[float, float]]:
+def burst(creds: Connection, namespace: str, names: list[str]) -> dict[str, tuple[float, float]]:
     """Create the TrainingJobs at once; name -> (sent, returned)."""
     barrier = threading.Barrier(len(names))
     results: dict[str, tuple[float, float]] = {}
@@ -220,7 +220,7 @@ def measure(backend: str, url: str, cluster: LocalCluster, size: int) -> Json:
     namespace = f"lag-{backend}"
     cluster.create_namespace(namespace)
     kube = cluster.api
-    creds = Credentials.from_kubeconfig(cluster.kubeconfig)
+    creds = Connection.from_kubeconfig(cluster.kubeconfig)
     upgrade(url)
     rv = list_version(kube, namespace)
     plain = PlainWatch(creds, tj_path(namespace), rv)
@@ -319,8 +319,8 @@ def update_docs(result: Json, command: str) -> None:
     dropped = sum(r["writer"]["dropped"] for r in result["results"])
     lines += [
         "",
-        f"Goal {'met' if met else 'NOT met'}; rows dropped: {dropped}. The writer takes whatever waits when it is "
-        "free, so the burst's rows shared transactions: "
+        f"Goal {'met' if met else 'NOT met'}; rows dropped: {dropped}. Woken by a record, the writer lets 0.1 s "
+        "pass and takes whatever waits (as it does whenever it is free), so the burst's rows shared transactions: "
         + ", ".join(f"{r['writer']['batches']} on {r['backend']}" for r in result["results"])
         + f" for {result['results'][0]['trainingJobs'] + 3} rows (3 of them warm-up). Machine: "
         f"{result['machine']} (shared with other work); measured {result['measured']}. Raw figures: "

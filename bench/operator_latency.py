@@ -1,9 +1,10 @@
-"""Benchmark: TrainingJob applied -> training Job created, with 100 applied at once; the operator's RSS with 1,000
-TrainingJobs under watch.
+"""Benchmark: TrainingJob applied -> training Job created, with 100 applied at once (three bursts, one after another);
+the operator's RSS with 1,000 TrainingJobs under watch.
 
-Goals (docs/benchmarks.md, from the brief): Job-created latency p99 < 1 s; RSS < 200 MB with 1,000 TrainingJobs.
+Goals (docs/benchmarks.md): Job-created latency p99 at most twice the Job controller's own Job -> Pod p99 on the same
+bursts (issue 9), and under 1 s (the brief); RSS < 200 MB with 1,000 TrainingJobs.
 
-    .venv/bin/python bench/operator_latency.py [--burst 100] [--total 1000] [--no-docs] [--keep DIR]
+    .venv/bin/python bench/operator_latency.py [--burst 100] [--repeat 3] [--total 1000] [--no-docs] [--keep DIR]
 
 It starts the local control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler and the process node
 with 2 GPUs), installs the CRDs, and runs the operator as `kubetune operator` runs it (a separate process watching all
@@ -16,7 +17,8 @@ untouched: the operator creates the Job before any pod exists, so where the pod 
 pods' scheduling failures still reach the operator as pod events (each one a reconcile), as they would on a busy
 cluster. Nothing trains, which on a 2-core machine would swamp every number here.
 
-Measured per TrainingJob of the burst:
+Measured per TrainingJob of each burst (the operator idle before each), pooled over the bursts (a single burst's p99
+moves by a third from one run to the next on a shared 2-core machine, the baseline's too):
 - operator latency: TrainingJob create call returned -> its Job's ADDED event (client clock, both in this process);
   also from the moment the create call was sent, and from the server's creationTimestamps (1 s resolution);
 - baseline, side by side on the same Jobs: the Job controller's Job ADDED -> its first Pod ADDED, measured the same way.
@@ -36,6 +38,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -55,6 +58,7 @@ SECTION = "operator-latency"
 NAMESPACE = "bench"
 NODE_GPUS = 2
 JOB_GPUS = 4  # more than the node has: Jobs and pods are created, pods stay Pending
+GOAL_RATIO = 2.0  # issue 9: the operator's p99 at most twice the Job controller's
 CHILDREN = f"{MANAGED_BY}={OPERATOR},{TRAININGJOB}"
 Json = dict[str, Any]
 
@@ -274,7 +278,67 @@ def parse_time(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
-def run(burst_size: int, total: int, root: Path) -> Json:
+@dataclass
+class BurstRound:
+    """One burst: per TrainingJob, its Job's latency from the create call's return and send, by server timestamps,
+    and the baseline (its Job's first pod after the Job)."""
+
+    names: list[str]
+    from_return: list[float]
+    from_send: list[float]
+    server: list[float]
+    baseline: list[float]
+    create_span: float = 0.0
+    all_created: float = 0.0
+    operator_cpu: float = 0.0
+
+    @classmethod
+    def pool(cls, rounds: list[BurstRound]) -> BurstRound:
+        return cls([n for r in rounds for n in r.names], [x for r in rounds for x in r.from_return],
+                   [x for r in rounds for x in r.from_send], [x for r in rounds for x in r.server],
+                   [x for r in rounds for x in r.baseline])
+
+    def summary(self) -> Json:
+        op, base = percentile(self.from_return, 99), percentile(self.baseline, 99)
+        return {"p99": round(op, 3), "baselineP99": round(base, 3), "ratioP99": round(op / base, 2),
+                "allJobsCreatedSeconds": round(self.all_created, 3), "operatorCpuSeconds": round(self.operator_cpu, 2)}
+
+
+def measure_burst(creds: Connection, jobs: FirstSeen, pods: FirstSeen, pid: int, names: list[str]) -> BurstRound:
+    """Apply ``names`` at once, wait for their Jobs and pods, then for the operator to be idle again."""
+    cpu_before = cpu_seconds(pid)
+    started = time.perf_counter()
+    created = burst(creds, names)
+    create_span = max(r[1] for r in created.values()) - started
+    wait_for_count(jobs, names, 300, "Jobs")
+    all_created = max(jobs.seen[n] for n in names) - started
+    wait_for_count(pods, names, 300, "pods")
+    operator_cpu = cpu_seconds(pid) - cpu_before
+    wait_idle(pid)
+    return BurstRound(
+        names=names,
+        from_return=[jobs.seen[n] - created[n][1] for n in names],
+        from_send=[jobs.seen[n] - created[n][0] for n in names],
+        server=[(parse_time(jobs.created[n]) - parse_time(created[n][2])).total_seconds() for n in names],
+        baseline=[pods.seen[n] - jobs.seen[n] for n in names],
+        create_span=create_span, all_created=all_created, operator_cpu=operator_cpu)
+
+
+def wait_idle(pid: int, quiet: float = 3.0, timeout: float = 120) -> None:
+    """Until the operator has used < 2 % of a core for ``quiet`` seconds: the next burst starts from rest."""
+    deadline = time.monotonic() + timeout
+    quiet_since, last_cpu = time.monotonic(), cpu_seconds(pid)
+    while time.monotonic() - quiet_since < quiet:
+        time.sleep(0.5)
+        cpu = cpu_seconds(pid)
+        if cpu - last_cpu > 0.01:
+            quiet_since = time.monotonic()
+        last_cpu = cpu
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"operator still busy after {timeout:.0f}s")
+
+
+def run(burst_size: int, total: int, root: Path, repeat: int = 3) -> Json:
     cluster: LocalCluster = start_cluster(root=root / "cluster", gpus=NODE_GPUS)
     operator: OperatorProcess | None = None
     try:
@@ -303,23 +367,13 @@ def run(burst_size: int, total: int, root: Path) -> Json:
         time.sleep(3)
         idle_rss = process_rss(pid)
 
-        names = [f"burst-{i:03d}" for i in range(burst_size)]
-        cpu_before = cpu_seconds(pid)
-        started = time.perf_counter()
-        created = burst(creds, names)
-        create_span = max(r[1] for r in created.values()) - started
-        wait_for_count(jobs, names, 300, "Jobs")
-        burst_seconds = max(jobs.seen[n] for n in names) - started
-        wait_for_count(pods, names, 300, "pods")
-        operator_cpu = cpu_seconds(pid) - cpu_before
+        rounds = [measure_burst(creds, jobs, pods, pid, [f"burst{r}-{i:03d}" for i in range(burst_size)])
+                  for r in range(repeat)]
+        names = [n for r in rounds for n in r.names]
+        pooled = BurstRound.pool(rounds)
+        operator_summary, baseline_summary = summary(pooled.from_return), summary(pooled.baseline)
 
-        from_return = [jobs.seen[n] - created[n][1] for n in names]
-        from_send = [jobs.seen[n] - created[n][0] for n in names]
-        server = [(parse_time(jobs.created[n]) - parse_time(created[n][2])).total_seconds() for n in names]
-        baseline = [pods.seen[n] - jobs.seen[n] for n in names]
-        operator_summary, baseline_summary = summary(from_return), summary(baseline)
-
-        rest = [f"load-{i:04d}" for i in range(total - burst_size - len(warm))]
+        rest = [f"load-{i:04d}" for i in range(max(0, total - len(names) - len(warm)))]
         fill_started = time.perf_counter()
         create_many(creds, rest)
         everything = warm + names + rest
@@ -347,17 +401,21 @@ def run(burst_size: int, total: int, root: Path) -> Json:
             },
             "burst": {
                 "trainingJobs": burst_size,
-                "createCallsSpanSeconds": round(create_span, 3),
-                "allJobsCreatedSeconds": round(burst_seconds, 3),
-                "operatorCpuSeconds": round(operator_cpu, 2),
+                "rounds": repeat,
+                "createCallsSpanSeconds": round(statistics.median(r.create_span for r in rounds), 3),
+                "allJobsCreatedSeconds": round(statistics.median(r.all_created for r in rounds), 3),
+                "operatorCpuSeconds": round(statistics.median(r.operator_cpu for r in rounds), 2),
                 "jobCreatedLatencySeconds": operator_summary,
-                "jobCreatedLatencyFromSendSeconds": summary(from_send),
+                "jobCreatedLatencyFromSendSeconds": summary(pooled.from_send),
                 "jobCreatedLatencyServerTimestampsSeconds": {
-                    "resolution": 1, "p50": percentile(server, 50), "p99": percentile(server, 99), "max": max(server)},
+                    "resolution": 1, "p50": percentile(pooled.server, 50), "p99": percentile(pooled.server, 99),
+                    "max": max(pooled.server)},
                 "baselinePodCreatedLatencySeconds": baseline_summary,
                 "ratioToBaseline": {
                     "p50": round(operator_summary["p50"] / baseline_summary["p50"], 2),
                     "p99": round(operator_summary["p99"] / baseline_summary["p99"], 2)},
+                "perRound": [r.summary() for r in rounds],
+                "goalRatioP99": GOAL_RATIO,
                 "goalP99Seconds": 1.0,
             },
             "watch": {
@@ -386,6 +444,7 @@ def update_docs(result: Json, command: str) -> None:
     """Replace this benchmark's section of docs/benchmarks.md (between its markers), leaving the rest alone."""
     b, w = result["burst"], result["watch"]
     op, base = b["jobCreatedLatencySeconds"], b["baselinePodCreatedLatencySeconds"]
+    ratio_ok = b["ratioToBaseline"]["p99"] <= GOAL_RATIO
     latency_ok = op["p99"] < 1.0
     rss_ok = w["settledRssMB"] < 200  # the goal: RSS with 1,000 TrainingJobs under watch
     lines = [
@@ -393,7 +452,8 @@ def update_docs(result: Json, command: str) -> None:
         "",
         f"`{command}` starts the local control plane, installs the CRDs and runs the operator as a separate process "
         f"(`python -m kubetune.operator`, all namespaces). It applies {b['trainingJobs']} TrainingJobs at once (one "
-        "thread each, connections opened beforehand) and measures, from watches opened before, how long each "
+        f"thread each, connections opened beforehand), {b['rounds']} times with the operator idle before each, and "
+        "measures, from watches opened before, how long each "
         "TrainingJob's batch/v1 Job took to appear after its create call returned. Side by side, on the same Jobs, "
         "it measures the Job controller's own Job → first Pod latency the same way: the baseline. The TrainingJobs ask "
         f"for {JOB_GPUS} GPUs on a {NODE_GPUS}-GPU node, so Jobs and pods are created and the pods stay Pending "
@@ -401,15 +461,19 @@ def update_docs(result: Json, command: str) -> None:
         "for the machine's cores. Then it creates TrainingJobs up to "
         f"{w['trainingJobs']:,}, waits until all are Queued and the operator is idle, and samples its RSS.",
         "",
-        "| | operator: TrainingJob → Job | baseline: Job controller, Job → Pod | ratio | goal |",
+        f"| {b['rounds'] * b['trainingJobs']} TrainingJobs | operator: TrainingJob → Job | baseline: Job controller, "
+        "Job → Pod | ratio | goal |",
         "|---|---|---|---|---|",
         f"| p50 | {op['p50']} s | {base['p50']} s | {b['ratioToBaseline']['p50']} | |",
-        f"| p99 | **{op['p99']} s** | {base['p99']} s | {b['ratioToBaseline']['p99']} | < 1 s |",
+        f"| p99 | **{op['p99']} s** | {base['p99']} s | **{b['ratioToBaseline']['p99']}** | ratio ≤ {GOAL_RATIO:g}; "
+        "< 1 s |",
         f"| max | {op['max']} s | {base['max']} s | | |",
         "",
-        f"All {b['trainingJobs']} Jobs existed {b['allJobsCreatedSeconds']} s after the first create call was sent "
-        f"(the create calls themselves took {b['createCallsSpanSeconds']} s); the operator used "
-        f"{b['operatorCpuSeconds']} s of CPU for the burst. Server timestamps (1 s resolution) give p99 "
+        "Per burst (p99 operator / baseline = ratio): " + "; ".join(
+            f"{r['p99']} s / {r['baselineP99']} s = {r['ratioP99']}" for r in b["perRound"]) + ". "
+        f"All {b['trainingJobs']} Jobs of a burst existed {b['allJobsCreatedSeconds']} s (median) after the first "
+        f"create call was sent (the create calls themselves took {b['createCallsSpanSeconds']} s); the operator used "
+        f"{b['operatorCpuSeconds']} s of CPU per burst. Server timestamps (1 s resolution) give p99 "
         f"{b['jobCreatedLatencyServerTimestampsSeconds']['p99']} s.",
         "",
         "| operator RSS | MB | goal |",
@@ -419,31 +483,35 @@ def update_docs(result: Json, command: str) -> None:
         f"| settled, {w['trainingJobs']:,} TrainingJobs, {w['jobs']:,} Jobs and {w['pods']:,} pods under watch | "
         f"**{w['settledRssMB']}** | < 200 |",
         "",
-        f"Goals: latency {'met' if latency_ok else 'NOT met'}, memory {'met' if rss_ok else 'NOT met'}. "
+        f"Goals: ratio ≤ {GOAL_RATIO:g} {'met' if ratio_ok else 'NOT met'}, p99 < 1 s "
+        f"{'met' if latency_ok else 'NOT met'}, memory {'met' if rss_ok else 'NOT met'}. "
         f"Machine: {result['machine']} (shared with other work); measured {result['measured']}. Raw figures: "
         "`bench/results/operator_latency.json`.",
         "",
-        "Where the time goes (operator log timestamps, a traced run timing each API request, and cProfile of the "
-        "operator over the burst): kopf hands a new TrainingJob to the operator within about 0.1 s; the rest is API "
-        "round trips, two before the Job exists: the reference checks (PVCs, Secrets, ConfigMap, serving "
-        "Deployments), then the ConfigMap and the Job, created together (a new TrainingJob's Job is not looked for "
-        "first: creating it says when it exists). Each TrainingJob was reconciled about 12 times in the burst (its "
-        "own event, its Job's and its pod's as the Job controller and the scheduler write them), each pass reading "
-        "the Job and listing its pods, so about 2,500 reads competed with the creates for the API server; the events "
-        "of a job's Job and pods now share one pass when they come within 0.2 s, and serving the remaining reads "
-        "from watch caches, as client-go's informers do, is the next step. The profile's largest CPU "
-        "cost was kopf deep-copying every event's body twice to diff it for handler kinds kubetune does not use "
-        "(2.0 s of 5.0 s profiled); kopf no longer builds that diff. While 100 TrainingJobs, their Jobs and their "
-        "pods are being written, "
-        "a single request on this 2-core machine takes 0.3 to 0.8 s (median), which also slows the baseline's single "
-        "pod creation; the ratio is the figure to compare across machines. The path here, on this machine, same "
-        "benchmark: p99 5.6 s at first; 3.2 s once the create handler reused the object kopf delivered, checked "
-        "references in one round trip, and events of a job's Job and pods coalesced into one reconcile; 1.7 s with "
-        "the ConfigMap and the Job created together; 1.6 s with TrainingJobs followed through watch events, so kopf "
-        "writes nothing onto them and the operator's own status writes are not reconciled again; 1.8 to 2.0 s without "
-        "kopf's diff base (operator CPU for the burst 1.1 to 1.4 s, from 1.3 to 1.5 s); 1.2 to 1.8 s with child "
-        "events coalesced (operator CPU 1.0 to 1.1 s). Runs vary by a third, the baseline's too (p99 0.24 to 0.49 s), "
-        "so the ratio moves with both.",
+        "Where the time goes (a traced run: operator log timestamps of each TrainingJob's watch event, reconcile "
+        "start and Job create call, beside a second, idle watch on TrainingJobs in the benchmark; py-spy on the "
+        "operator; the API server's CPU profile and request counts): the machine's two cores are the limit. In a "
+        "burst the API server used 4.4 s of CPU, the operator 1.7 s, etcd 0.6 s, the controller manager 0.5 s; an "
+        "idle watch sees a new TrainingJob 0.2 to 0.6 s after its create call returns, and the operator's own "
+        "handler sees it at the same moment, so about half of the p99 is the API server delivering events under "
+        "load, for the TrainingJob and again for its Job, which the baseline pays once. What the operator did about "
+        "its part: (1) a burst's Jobs come first: a pass that created a Job while other new TrainingJobs wait for a "
+        "worker leaves the status write to a second pass queued behind them (the Job it made is handed over, "
+        "nothing is read again); waiting for a worker went from 0.5 s (median) to 0.01 s; (2) while Jobs are being "
+        "created, passes on existing TrainingJobs wait for those creations (at most 1 s) and Events are queued for "
+        "four background tasks that post them after; (3) "
+        "references that a moment ago existed (the two claims all 100 jobs name) are read once per 5 s, not once "
+        "per job: 206 GETs became 2, and the reference check 0.19 s (median) became 0.01 s; (4) a pass that creates "
+        "the Job does not render it a second time to see whether it is stale; (5) the objects that live as long as "
+        "the process (some 120,000 after start-up) are frozen out of the garbage collector's reach: full "
+        "collections had stopped the event loop for 100 to 200 ms each, three or more times per burst; (6) the "
+        "mirror writes what arrives within 0.1 s of a wake-up in one transaction; (7) kopf no longer logs a line "
+        "per watch event. Operator CPU per burst went from 1.2 to 1.7 s to 0.8 to 1.1 s. The path of the p99 "
+        "ratio, same benchmark, one burst per run: 4.7 at first; 3.8 after the earlier work (the create handler "
+        "reusing the object kopf delivered, references in one round trip, the ConfigMap and the Job created "
+        "together, no kopf diff base, child events coalesced); 1.0 to 2.4 (six runs) with the above, hence the "
+        "pooled three bursts. Holding the body of the operator's own status writes for the next pass (no GET) was "
+        "tried and left out: with 1,000 TrainingJobs it raised the settled RSS from 178 to 208 MB.",
         "",
         "Where the memory goes: the RSS is mostly the high-water mark of bursts. Watch-event handlers only add the "
         "job's key to a work queue and return, so a burst holds keys, not event bodies (at most 256 newest bodies "
@@ -455,7 +523,8 @@ def update_docs(result: Json, command: str) -> None:
         "chart sets it; every 10 s it hands freed heap back to the system (`malloc_trim`), so once a burst is over "
         "its RSS follows what it holds. The path (peak, which settled equalled before the trimming): 327 MB at "
         "first; 260 MB with bounded reconciles; 209 MB without daemons; 207 MB without the `kubernetes` package and "
-        "with two malloc arenas; 146 MB with the work queue.",
+        "with two malloc arenas; 146 MB with the work queue. Settled, with 1,000 TrainingJobs: 185.5 MB before the "
+        "latency work above, 164 to 178 MB after.",
     ]
     replace_section(SECTION, lines)
 
@@ -463,6 +532,7 @@ def update_docs(result: Json, command: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--burst", type=int, default=100, help="TrainingJobs applied at once")
+    parser.add_argument("--repeat", type=int, default=3, help="bursts, one after another (latencies are pooled)")
     parser.add_argument("--total", type=int, default=1000, help="TrainingJobs under watch for the RSS figure")
     parser.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md or the results file")
     parser.add_argument("--keep", type=Path, help="keep the cluster's directory and the operator's log here")
@@ -470,7 +540,7 @@ def main() -> None:
     root = args.keep or Path(tempfile.mkdtemp(prefix="kubetune-bench-operator-"))
     root.mkdir(parents=True, exist_ok=True)
     try:
-        result = run(args.burst, args.total, root)
+        result = run(args.burst, args.total, root, args.repeat)
     except (ApiError, TimeoutError) as e:
         log = root / "operator.log"
         tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
@@ -483,8 +553,8 @@ def main() -> None:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(result, indent=2) + "\n")
         command = "python bench/operator_latency.py"
-        if (args.burst, args.total) != (100, 1000):
-            command += f" --burst {args.burst} --total {args.total}"
+        if (args.burst, args.total, args.repeat) != (100, 1000, 3):
+            command += f" --burst {args.burst} --repeat {args.repeat} --total {args.total}"
         update_docs(result, command)
 
 

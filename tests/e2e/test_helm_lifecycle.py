@@ -186,7 +186,7 @@ def test_happy_path_through_the_installed_operator(lifecycle_cluster: LocalClust
     pod = leader_pod(kube)
     log = lifecycle_cluster.pod_log(NAMESPACE, pod["metadata"]["name"])
     assert "logging in in-cluster, as the pod's service account" in log, log[:3000]
-    assert f"[{demo.NAMESPACE}/{demo.JOB}]" in log, log[-3000:]
+    assert f"created Job {demo.NAMESPACE}/{demo.JOB}-trainer for TrainingJob {demo.JOB}" in log, log[-3000:]
     model = kube.get(KubeREST.path(GROUP_VERSION, "trainingjobs", demo.NAMESPACE, demo.JOB))["status"]["modelRef"]
     path = KubeREST.path(GROUP_VERSION, "finetunedmodels", demo.NAMESPACE, model["name"])
     # Settled: a replica that takes the Lease over (a starved leader misses its renew deadline here at times)

@@ -89,7 +89,7 @@ async def _emit(runtime: Runtime, body: Mapping[str, Any], old: str | None, new:
         return
     TRANSITIONS.labels(KIND, new).inc()
     kind = "Warning" if new == "Failed" else "Normal"
-    runtime.events.record(body, kind, reason, f"{old or 'New'} -> {new}: {message}"[:1000])
+    await runtime.events.emit(body, kind, reason, f"{old or 'New'} -> {new}: {message}"[:1000])
 
 
 def _conditions(previous: list[Json] | None, phase: str, reason: str, message: str, generation: int | None,
@@ -190,7 +190,7 @@ async def _reconcile(runtime: Runtime, body: Mapping[str, Any]) -> Requeue | Non
     await _emit(runtime, body, status.get("phase"), obs.phase, obs.reason, update["message"])
     if obs.phase == "Succeeded" and obs.result is not None and obs.result.results is not None:
         verdict = obs.result.results.verdict
-        runtime.events.record(body, "Normal", "Verdict", f"verdict {verdict}: {update['message']}"[:1000])
+        await runtime.events.emit(body, "Normal", "Verdict", f"verdict {verdict}: {update['message']}"[:1000])
     if obs.phase == "Running":
         runtime.ensure_task((*key, "progress"), lambda: follow_evaluation(runtime, ns, name, meta["uid"]))
     else:

@@ -1,8 +1,9 @@
 """Kubernetes Events on kubetune's objects, posted through the operator's own client.
 
-kopf's poster only runs for calls made inside its handlers; reconciles run from the work queue, so they record here.
-As client-go's event recorder does, a reconcile only queues an Event and goes on: a few workers post them in the
-background, so a burst of new TrainingJobs gets its Jobs created before the Events that say so.
+kopf's poster only runs for calls made inside its handlers; reconciles run from the work queue, so they post here.
+A reconcile posts its Event before it ends, so whoever sees the new status finds the Event too; while the operator is
+creating a burst's Jobs, Events are queued instead and a few background tasks post them once the creations are done
+(as client-go's recorder always does), so the API server's time goes to the Jobs first.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,32 +38,47 @@ def build_event(obj: Mapping[str, Any], kind: str, reason: str, message: str, no
 
 
 class EventRecorder:
-    """Events queued by reconciles and posted by ``workers`` background tasks; best effort, like every Event (one
-    that does not fit in a full queue is logged and dropped)."""
+    """Posts Events on kubetune's objects: at once, or, while ``busy()``, through a queue that ``workers`` background
+    tasks drain, each post waiting first for ``hold`` (the creations in flight). Best effort, like every Event: one
+    that cannot be posted, or does not fit in a full queue, is logged and dropped."""
 
-    def __init__(self, client: KubeClient, workers: int = 4, capacity: int = 2000) -> None:
+    def __init__(self, client: KubeClient, busy: Callable[[], bool] = lambda: False,
+                 hold: Callable[[], Awaitable[None]] | None = None, workers: int = 4, capacity: int = 2000) -> None:
         self._client = client
+        self._busy = busy
+        self._hold = hold
         self._workers_wanted = workers
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(capacity)
         self._workers: list[asyncio.Task[None]] = []
 
-    def record(self, obj: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
-        """Queue an Event on ``obj`` (stamped now) and return at once."""
+    async def emit(self, obj: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
+        """Post an Event on ``obj`` (stamped now), or queue it while the operator is busy (or Events still wait:
+        they keep their order)."""
+        event = build_event(obj, kind, reason, message, datetime.now(UTC))
+        if not self._busy() and self._queue.empty():
+            await self._send(event)
+            return
         if not self._workers:
             self._workers = [asyncio.create_task(self._post()) for _ in range(self._workers_wanted)]
         try:
-            self._queue.put_nowait(build_event(obj, kind, reason, message, datetime.now(UTC)))
+            self._queue.put_nowait(event)
         except asyncio.QueueFull:
             log.info("event %s on %s dropped: %d events wait to be posted", reason, obj["metadata"].get("name"),
                      self._queue.qsize())
+
+    async def _send(self, event: dict[str, Any]) -> None:
+        try:
+            await self._client.create(EVENTS, event, event["metadata"]["namespace"])
+        except (ApiError, OSError) as e:
+            log.info("event %s on %s not posted: %s", event["reason"], event["involvedObject"]["name"], e)
 
     async def _post(self) -> None:
         while True:
             event = await self._queue.get()
             try:
-                await self._client.create(EVENTS, event, event["metadata"]["namespace"])
-            except (ApiError, OSError) as e:
-                log.info("event %s on %s not posted: %s", event["reason"], event["involvedObject"]["name"], e)
+                if self._hold is not None:
+                    await self._hold()
+                await self._send(event)
             except Exception:
                 log.exception("event %s on %s not posted", event["reason"], event["involvedObject"]["name"])
             finally:

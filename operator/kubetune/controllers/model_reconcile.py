@@ -101,7 +101,7 @@ async def _emit(runtime: Runtime, body: Mapping[str, Any], old: str | None, new:
     if old != new:
         TRANSITIONS.labels(KIND, new).inc()
         kind = "Warning" if new in ("Failed", "Degraded") else "Normal"
-        runtime.events.record(body, kind, reason, f"{old or 'New'} -> {new}: {message}"[:1000])
+        await runtime.events.emit(body, kind, reason, f"{old or 'New'} -> {new}: {message}"[:1000])
 
 
 async def _write(runtime: Runtime, body: Mapping[str, Any], update: Json) -> Mapping[str, Any]:

@@ -94,7 +94,7 @@ async def report_error(runtime: Runtime, kind: str, resource: Resource, key: tup
     except (StaleRead, ApiError, aiohttp.ClientError, OSError) as e:
         log.info("could not show the reconcile error on %s %s/%s: %s", kind, ns, name, e)
         return
-    runtime.events.record(body, "Warning", "ReconcileError", message)
+    await runtime.events.emit(body, "Warning", "ReconcileError", message)
 
 
 def _same_error(old: str, new: str) -> bool:

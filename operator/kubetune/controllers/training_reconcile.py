@@ -61,7 +61,7 @@ async def _emit_transition(runtime: Runtime, body: Mapping[str, Any], old_phase:
         return
     TRANSITIONS.labels(KIND, new_phase).inc()
     kind = "Warning" if new_phase == "Failed" or reason.endswith("NotFound") else "Normal"
-    runtime.events.record(body, kind, reason, f"{old_phase or 'New'} -> {new_phase}: {message}"[:1000])
+    await runtime.events.emit(body, kind, reason, f"{old_phase or 'New'} -> {new_phase}: {message}"[:1000])
 
 
 async def _set_phase(runtime: Runtime, body: Mapping[str, Any], phase: str, reason: str, message: str,
@@ -163,6 +163,8 @@ async def _reconcile(runtime: Runtime, body: Mapping[str, Any]) -> Requeue | Non
     # A Job the previous pass made (leaving the status to this one) is taken as it was made; a TrainingJob never
     # reconciled almost never has one, so it is not looked for (creating it says so when it does).
     made = runtime.take_made(KIND, ns, name, generation)
+    if phase or made is not None:
+        await runtime.after_creations()  # a burst's Jobs first; this pass's reads and writes right after
     job, pods = (made, []) if made is not None else (None, []) if not phase else await job_and_pods(client, tj)
     created = made is not None
     if job is not None and not owned_by(job, tj.metadata.uid):
@@ -174,7 +176,8 @@ async def _reconcile(runtime: Runtime, body: Mapping[str, Any]) -> Requeue | Non
             await _set_phase(runtime, body, "Pending", missing[0].reason, message, ("Validated", False))
             return WAITING
         try:
-            job, created = await ensure_job(client, tj, settings)
+            async with runtime.creating():
+                job, created = await ensure_job(client, tj, settings)
         except UnsupportedSpec as e:
             await _fail_permanently(runtime, body, "UnsupportedSpec", str(e))
             return None

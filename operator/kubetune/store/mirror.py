@@ -49,7 +49,7 @@ FineTunedModel, ModelComparison). A kind left out is neither upserted nor tombst
 CONNECTIVITY = (OperationalError, InterfaceError, DisconnectionError, DatabaseUnavailable)
 RETRY_INITIAL, RETRY_MAX = 0.5, 5.0  # a refused connection is cheap: retry often, catch up soon after
 LISTER_RETRY = 10.0  # seconds before a relist whose listing failed is tried again
-GATHER_SECONDS = 0.25  # after a wake-up, what else arrives within this is written in the same transaction
+GATHER_SECONDS = 0.1  # after a wake-up, what else arrives within this is written in the same transaction
 
 
 @dataclass(frozen=True)
