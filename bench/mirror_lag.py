@@ -45,7 +45,7 @@ from kubetune.kube.client import Connection
 from kubetune.store import Mirror, MirrorSettings, upgrade
 from kubetune.store.database import make_engine
 from kubetune_devcluster.controlplane import LocalCluster, start_cluster
-from kubetune_devcluster.kubeapi import ApiError, Connection, KubeREST
+from kubetune_devcluster.kubeapi import ApiError, KubeREST
 from kubetune_devcluster.postgres import start_postgres
 
 REPO = Path(__file__).resolve().parents[1]
