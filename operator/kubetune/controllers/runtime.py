@@ -40,7 +40,7 @@ class Runtime:
     mirror: Mirror | None = None  # the database mirror of every object's history (None: not started)
     extras: dict[str, Any] = field(default_factory=dict)  # shared per-kind machinery (target watches, caches)
     sightings: Sightings = field(default_factory=Sightings)  # referenced objects found a moment ago
-    events: EventRecorder = field(init=False)  # Events on kubetune's objects, posted in the background
+    events: EventRecorder = field(init=False)  # Events on kubetune's objects: posted at once, queued in a burst
     _offered: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     _tasks: dict[tuple[str, ...], asyncio.Task[None]] = field(default_factory=dict)
     _own: dict[tuple[str, str, str], str] = field(default_factory=dict)
