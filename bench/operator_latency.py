@@ -249,15 +249,7 @@ def wait_settled(kube: KubeREST, pid: int, total: int, timeout: float) -> float:
         if time.monotonic() > deadline:
             raise TimeoutError(f"only {queued}/{total} TrainingJobs Queued after {timeout:.0f}s")
         time.sleep(2)
-    quiet_since, last_cpu = time.monotonic(), cpu_seconds(pid)
-    while time.monotonic() - quiet_since < 10:
-        time.sleep(1)
-        cpu = cpu_seconds(pid)
-        if cpu - last_cpu > 0.02:
-            quiet_since = time.monotonic()
-        last_cpu = cpu
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"operator still busy after {timeout:.0f}s")
+    wait_idle(pid, quiet=10, timeout=max(0.0, deadline - time.monotonic()))
     return time.monotonic() - started
 
 
