@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +23,7 @@ from ..settings import OperatorSettings
 from ..store import Mirror
 from .events import EventRecorder
 from .sightings import Sightings
-from .workqueue import WorkQueue
+from .workqueue import Gate, WorkQueue
 
 log = logging.getLogger(__name__)
 CREATIONS_FIRST = 1.0  # seconds a pass on an existing object waits at most for the creations in flight
@@ -45,12 +45,11 @@ class Runtime:
     _tasks: dict[tuple[str, ...], asyncio.Task[None]] = field(default_factory=dict)
     _own: dict[tuple[str, str, str], str] = field(default_factory=dict)
     _made: dict[tuple[str, str, str], tuple[int | None, dict[str, Any]]] = field(default_factory=dict)
-    _creating: int = 0
-    _no_creations: asyncio.Event = field(default_factory=asyncio.Event)
+    # Closed while a burst's children are being created: passes on existing objects and queued Events wait for it.
+    creations: Gate = field(default_factory=lambda: Gate(CREATIONS_FIRST))
 
     def __post_init__(self) -> None:
-        self._no_creations.set()
-        self.events = EventRecorder(self.client, busy=lambda: self._creating > 0, hold=self.after_creations)
+        self.events = EventRecorder(self.client, busy=lambda: self.creations.closed, hold=self.creations.wait_open)
 
     # -- the queues ----------------------------------------------------------------------------------------------
     def observed(self, event_type: str | None, body: Any) -> None:
@@ -114,24 +113,11 @@ class Runtime:
         made = self._made.pop((kind, namespace, name), None)
         return made[1] if made is not None and made[0] == generation else None
 
-    @contextlib.asynccontextmanager
-    async def creating(self) -> AsyncIterator[None]:
-        """Around the calls that create a new object's children (a TrainingJob's ConfigMap and Job)."""
-        self._creating += 1
-        self._no_creations.clear()
-        try:
-            yield
-        finally:
-            self._creating -= 1
-            if not self._creating:
-                self._no_creations.set()
-
-    async def after_creations(self, cap: float = CREATIONS_FIRST) -> None:
-        """Wait until no pass is creating children, at most ``cap`` seconds: in a burst of applies the API server's
-        time goes to the Jobs first, and to status writes, Events and reads of existing objects right after."""
-        if self._creating:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._no_creations.wait(), cap)
+    def creating(self) -> contextlib.AbstractContextManager[None]:
+        """Around the calls that create a new object's children (a TrainingJob's ConfigMap and Job): in a burst of
+        applies the API server's time goes to the Jobs first, and to status writes, Events and reads of existing
+        objects right after (at most ``CREATIONS_FIRST`` seconds later)."""
+        return self.creations.closed_while()
 
     # -- background tasks ----------------------------------------------------------------------------------------
     def ensure_task(self, key: tuple[str, ...], factory: Callable[[], Awaitable[None]]) -> None:

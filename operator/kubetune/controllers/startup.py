@@ -82,7 +82,9 @@ def start_queues(runtime: Runtime) -> None:
                            resource: Resource = resource) -> None:
             await report_error(runtime, kind, resource, key, error, failures)
 
-        runtime.queues[kind] = WorkQueue(handle, workers, BACKOFF, on_error, name=kind)
+        # A pass on an existing TrainingJob waits (a moment at most) while a burst's new ones get their Jobs created.
+        gate = runtime.creations if kind == training_reconcile.KIND else None
+        runtime.queues[kind] = WorkQueue(handle, workers, BACKOFF, on_error, name=kind, gate=gate)
 
 
 @kopf.on.startup()

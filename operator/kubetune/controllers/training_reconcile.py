@@ -163,8 +163,6 @@ async def _reconcile(runtime: Runtime, body: Mapping[str, Any]) -> Requeue | Non
     # A Job the previous pass made (leaving the status to this one) is taken as it was made; a TrainingJob never
     # reconciled almost never has one, so it is not looked for (creating it says so when it does).
     made = runtime.take_made(KIND, ns, name, generation)
-    if phase or made is not None:
-        await runtime.after_creations()  # a burst's Jobs first; this pass's reads and writes right after
     job, pods = (made, []) if made is not None else (None, []) if not phase else await job_and_pods(client, tj)
     created = made is not None
     if job is not None and not owned_by(job, tj.metadata.uid):
@@ -176,7 +174,7 @@ async def _reconcile(runtime: Runtime, body: Mapping[str, Any]) -> Requeue | Non
             await _set_phase(runtime, body, "Pending", missing[0].reason, message, ("Validated", False))
             return WAITING
         try:
-            async with runtime.creating():
+            with runtime.creating():
                 job, created = await ensure_job(client, tj, settings)
         except UnsupportedSpec as e:
             await _fail_permanently(runtime, body, "UnsupportedSpec", str(e))

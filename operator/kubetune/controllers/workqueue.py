@@ -4,14 +4,18 @@ exponential backoff when its reconcile fails (client-go's ItemExponentialFailure
 
 Watch-event handlers only add keys and return, so kopf does not hold event bodies while reconciles wait their turn:
 memory stays bounded by the number of workers, not by the size of a burst.
+
+Keys of objects never reconciled go first; with a ``Gate``, keys of objects already reconciled also wait while it is
+closed (a burst's Job creations in flight), and a worker waiting there takes a new object's key as soon as one comes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -40,13 +44,49 @@ class Backoff:
         return min(self.cap, self.base * 2 ** min(failures, 32))
 
 
+class Gate:
+    """Closed while work that comes first is in flight (``closed_while``); what waits for it to open waits at most
+    ``cap`` seconds, so a steady stream of that work delays the rest but never stops it."""
+
+    def __init__(self, cap: float) -> None:
+        self.cap = cap
+        self._holders = 0
+        self._open = asyncio.Event()
+        self._open.set()
+
+    @property
+    def closed(self) -> bool:
+        return self._holders > 0
+
+    @contextlib.contextmanager
+    def closed_while(self) -> Iterator[None]:
+        self._holders += 1
+        self._open.clear()
+        try:
+            yield
+        finally:
+            self._holders -= 1
+            if not self._holders:
+                self._open.set()
+
+    async def opened(self) -> None:
+        """Until the gate is open, however long that takes (the caller bounds the wait)."""
+        await self._open.wait()
+
+    async def wait_open(self) -> None:
+        """Until the gate is open, at most ``cap`` seconds."""
+        if self._holders:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._open.wait(), self.cap)
+
+
 Handler = Callable[[K], Awaitable[Requeue | None]]
 ErrorHook = Callable[[K, Exception, int], Awaitable[None]]
 
 
 class WorkQueue(Generic[K]):
     def __init__(self, handler: Handler[K], workers: int, backoff: Backoff | None = None,
-                 on_error: ErrorHook[K] | None = None, name: str = "") -> None:
+                 on_error: ErrorHook[K] | None = None, name: str = "", gate: Gate | None = None) -> None:
         self._handler = handler
         self._on_error = on_error
         self._backoff = backoff or Backoff()
@@ -55,6 +95,8 @@ class WorkQueue(Generic[K]):
         # passes their own children's events set off.
         self._first: deque[K] = deque()
         self._rest: deque[K] = deque()
+        self._gate = gate
+        self._newcomer = asyncio.Event()  # set when a key goes into _first: wakes the workers waiting at the gate
         self._ready = asyncio.Semaphore(0)
         self._queued: set[K] = set()
         self._active: set[K] = set()
@@ -73,6 +115,8 @@ class WorkQueue(Generic[K]):
             return
         self._queued.add(key)
         (self._first if first else self._rest).append(key)
+        if first:
+            self._newcomer.set()
         self._ready.release()
 
     def add_after(self, key: K, delay: float) -> None:
@@ -122,10 +166,25 @@ class WorkQueue(Generic[K]):
         """Keys of objects never reconciled that wait for a worker."""
         return len(self._first)
 
+    async def _take(self) -> K:
+        """The next key: a new object's first; another only once the gate is open (or it waited ``cap`` seconds)."""
+        await self._ready.acquire()  # one key is this worker's, whichever deque it ends up coming from
+        if not self._first and self._gate is not None and self._gate.closed:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self._gate.cap
+            while not self._first and self._gate.closed and (left := deadline - loop.time()) > 0:
+                self._newcomer.clear()
+                waits = [asyncio.ensure_future(self._newcomer.wait()), asyncio.ensure_future(self._gate.opened())]
+                try:
+                    await asyncio.wait(waits, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for wait in waits:
+                        wait.cancel()
+        return self._first.popleft() if self._first else self._rest.popleft()
+
     async def _work(self) -> None:
         while True:
-            await self._ready.acquire()
-            key = self._first.popleft() if self._first else self._rest.popleft()
+            key = await self._take()
             self._queued.discard(key)
             self._active.add(key)
             try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from kubetune.controllers.runtime import MAX_OFFERED, Runtime
-from kubetune.controllers.workqueue import Backoff, Requeue, WorkQueue
+from kubetune.controllers.workqueue import Backoff, Gate, Requeue, WorkQueue
 from kubetune.settings import OperatorSettings
 
 
@@ -196,6 +196,52 @@ async def test_keys_of_new_objects_go_ahead_of_those_waiting() -> None:
     gate.set()
     await _drain(queue)
     assert order == ["blocker", "new", "old-1", "old-2"]
+    await queue.close()
+
+
+async def test_while_the_gate_is_closed_only_new_objects_are_reconciled() -> None:
+    """A burst's creations close the gate: passes on objects already reconciled wait for it, and a worker waiting
+    there takes a new object's key the moment it comes, rather than sitting on an old one."""
+    order: list[str] = []
+    gate = Gate(cap=30.0)
+    queue: WorkQueue[str] = WorkQueue(lambda key: _record(order, key), workers=1, gate=gate)
+    with gate.closed_while():
+        queue.add("old")
+        await asyncio.sleep(0.05)
+        assert order == []  # the one worker waits at the gate with "old"
+        queue.add("new", first=True)
+        await asyncio.sleep(0.05)
+        assert order == ["new"]  # ... and took the newcomer instead
+    await _drain(queue)  # the gate opened: the old object's pass runs
+    assert order == ["new", "old"]
+    await queue.close()
+
+
+async def test_a_gate_held_closed_delays_other_passes_by_its_cap_at_most() -> None:
+    order: list[str] = []
+    gate = Gate(cap=0.1)
+    queue: WorkQueue[str] = WorkQueue(lambda key: _record(order, key), workers=2, gate=gate)
+    with gate.closed_while():  # a stream of creations that never pauses
+        queue.add("old")
+        await asyncio.sleep(0.02)
+        assert order == []
+        for _ in range(100):
+            if order:
+                break
+            await asyncio.sleep(0.01)
+        assert order == ["old"]
+        assert gate.closed
+    await queue.close()
+
+
+async def test_a_queue_without_a_gate_ignores_one() -> None:
+    order: list[str] = []
+    gate = Gate(cap=30.0)
+    queue: WorkQueue[str] = WorkQueue(lambda key: _record(order, key), workers=1)
+    with gate.closed_while():
+        queue.add("old")
+        await _drain(queue)
+    assert order == ["old"]
     await queue.close()
 
 
