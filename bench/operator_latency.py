@@ -21,7 +21,8 @@ Measured per TrainingJob of each burst (the operator idle before each), pooled o
 moves by a third from one run to the next on a shared 2-core machine, the baseline's too), each with its baseline,
 the Job controller on the same Jobs, measured the same way:
 - applied -> created (the goal): the TrainingJob's create call returned -> its Job's ADDED event; baseline: the Job's
-  create call returned (the operator's "created Job" log line, ms resolution) -> its first Pod's ADDED event;
+  create call returned (the operator's "created Job" log line, ms resolution, written once its ConfigMap's create
+  call has returned too: if anything late, which shortens the baseline) -> its first Pod's ADDED event;
 - seen -> created: the TrainingJob's ADDED event -> its Job's ADDED event; baseline: the Job's ADDED event -> its
   first Pod's ADDED event. Every event arrival is taken on this process's clock, from watches opened beforehand;
 - mixed, the ratio earlier versions reported: applied -> created against the baseline's seen -> created. It charges
@@ -523,7 +524,8 @@ def update_docs(result: Json, command: str) -> None:
         "measures, from watches opened before, how long each TrainingJob's batch/v1 Job took to appear. Side by "
         "side, on the same Jobs, it measures the Job controller's own Job → first Pod latency the same way: the "
         "baseline. Both are measured twice, like for like: from the parent's create call returning (*applied*: the "
-        "TrainingJob's in the benchmark; the Job's in the operator, from its `created Job` log line) and from the "
+        "TrainingJob's in the benchmark; the Job's in the operator, from its `created Job` log line, written once "
+        "the ConfigMap's create call has returned too, so if anything late, which shortens the baseline) and from the "
         "parent's ADDED event reaching the benchmark's watch (*seen*). The TrainingJobs ask "
         f"for {JOB_GPUS} GPUs on a {NODE_GPUS}-GPU node, so Jobs and pods are created and the pods stay Pending "
         "(Unschedulable): the Job exists before its pod does, so placement cannot delay it, and no training competes "
