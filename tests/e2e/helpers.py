@@ -82,6 +82,15 @@ def events_for(kube: KubeREST, namespace: str, name: str, kind: str = "TrainingJ
     return [e for e in events if e["involvedObject"].get("name") == name and e["involvedObject"].get("kind") == kind]
 
 
+def wait_event(kube: KubeREST, namespace: str, name: str, kind: str, matches: Any, timeout: float = 30) -> Json:
+    """The first Event on the object that ``matches``, waiting for it: the operator posts an Event right after the
+    status write it reports, so a status just seen may still be a moment ahead of its Event."""
+    def found() -> Json | None:
+        return next((e for e in events_for(kube, namespace, name, kind) if matches(e)), None)
+
+    return wait_for(found, timeout=timeout, interval=0.2, what=f"an Event on {kind} {namespace}/{name}")
+
+
 def trainer_results(kube: KubeREST, namespace: str, name: str) -> list[Json]:
     """The TrainerResult of every finished training pod, oldest first."""
     results = []

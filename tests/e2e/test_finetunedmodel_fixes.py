@@ -21,7 +21,7 @@ from kubetune_devcluster.operator_process import OperatorProcess
 from kubetune_devcluster.waiting import wait_for
 
 from .conftest import BASE_MODEL_NAME, OPERATOR_ENV, grant_lease, install_chart_rbac
-from .helpers import events_for, ftm_path
+from .helpers import ftm_path, wait_event
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 Json = dict[str, Any]
@@ -156,7 +156,7 @@ def test_a_validation_pod_that_cannot_run_is_retried_then_fails_with_the_reason(
         assert failed["reason"] == "ValidationFailed" and failed["validationAttempts"] == 3, failed
         assert "attempt 3 of 3: Unschedulable" in failed["message"]
         assert "no-such-claim" in failed["message"] or "not scheduled" in failed["message"], failed["message"]
-        assert any(e["reason"] == "ValidationFailed" for e in events_for(kube, ns, "stuck", "FineTunedModel"))
+        wait_event(kube, ns, "stuck", "FineTunedModel", lambda e: e["reason"] == "ValidationFailed")
         pods = kube.get(KubeREST.path_for("Pod", ns))["items"]
         assert not [p for p in pods if not p["metadata"].get("deletionTimestamp")], "no validation pod is left"
     finally:

@@ -19,7 +19,7 @@ from kubetune_devcluster.operator_process import OperatorProcess
 from kubetune_devcluster.waiting import wait_for
 
 from .conftest import BASE_MODEL_NAME, training_job
-from .helpers import events_for, ftm_path, tj_path, wait_phase
+from .helpers import ftm_path, tj_path, wait_event, wait_phase
 from .serving import finetuned_model, get_ftm, served_ids, vllm_pods, wait_ftm_phase
 
 pytestmark = [pytest.mark.cluster, pytest.mark.vllm, pytest.mark.slow]
@@ -129,7 +129,7 @@ def test_broken_adapter_fails_by_reason_and_loads_nothing(
         assert bad not in served_ids(pod)
         assert vllm_server.completion(f"http://{pod['status']['podIP']}:8000", good, PROMPT) == \
             good_before[pod["metadata"]["name"]]
-    assert any(e["reason"] == reason and e["type"] == "Warning" for e in events_for(kube, ns, bad, "FineTunedModel"))
+    wait_event(kube, ns, bad, "FineTunedModel", lambda e: e["reason"] == reason and e["type"] == "Warning")
     for name in (bad, good):
         kube.delete(ftm_path(ns, name))
 

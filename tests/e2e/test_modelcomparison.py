@@ -18,7 +18,7 @@ from kubetune_devcluster.operator_process import OperatorProcess
 from kubetune_devcluster.waiting import wait_for
 
 from .conftest import BASE_MODEL_NAME, training_job
-from .helpers import events_for, logged_steps, mc_path, tj_path, wait_mc, wait_phase
+from .helpers import logged_steps, mc_path, tj_path, wait_event, wait_mc, wait_phase
 
 pytestmark = [pytest.mark.cluster, pytest.mark.vllm, pytest.mark.slow]
 Json = dict[str, Any]
@@ -90,8 +90,8 @@ def test_a_comparison_waits_for_its_model_then_finds_the_trained_adapter_better(
         assert results[side]["ttftMs"]["p50"] > 0 and results[side]["outputTokensPerSecond"] > 0
     conditions = {c["type"]: c for c in status["conditions"]}
     assert conditions["Succeeded"]["status"] == "True" and conditions["Succeeded"]["reason"] == "CandidateBetter"
-    assert any(e["reason"] == "Verdict" and "verdict candidate" in e["message"]
-               for e in events_for(kube, ns, "orders-vs-base", "ModelComparison"))
+    wait_event(kube, ns, "orders-vs-base", "ModelComparison",
+               lambda e: e["reason"] == "Verdict" and "verdict candidate" in e["message"])
 
     # The mirror has the run's whole history: every logged step, the loads on both pods, the comparison and its
     # samples (the evaluator's /samples, read before its pod exited).

@@ -15,7 +15,7 @@ from kubetune_devcluster.operator_process import OperatorProcess
 from kubetune_devcluster.waiting import wait_for
 
 from .conftest import training_job
-from .helpers import events_for, get_tj, jobs_of, models_of, pods_of, tj_path, wait_phase
+from .helpers import get_tj, jobs_of, models_of, pods_of, tj_path, wait_event, wait_phase
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 Json = dict[str, Any]
@@ -137,8 +137,8 @@ def test_an_error_that_keeps_happening_reaches_the_status_and_retries_back_off(
     shown = wait_for(reported, 120, interval=0.5, what="the error on the TrainingJob")
     assert shown["reason"] == "Forbidden"
     assert "exceeded quota" in shown["message"] and "configmaps" in shown["message"]
-    assert any(e["reason"] == "ReconcileError" and e["type"] == "Warning"
-               for e in events_for(kube, namespace, "blocked"))
+    wait_event(kube, namespace, "blocked", "TrainingJob",
+               lambda e: e["reason"] == "ReconcileError" and e["type"] == "Warning")
     attempts = [line for line in operator.log_tail(200_000).splitlines()
                 if f"{namespace}', 'blocked'" in line and "reconcile of TrainingJob" in line]
     delays = [float(line.split("retry in ")[1].split("s)")[0]) for line in attempts]

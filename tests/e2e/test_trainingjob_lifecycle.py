@@ -13,7 +13,7 @@ from kubetune_devcluster.operator_process import OperatorProcess
 from kubetune_devcluster.waiting import wait_for
 
 from .conftest import training_job
-from .helpers import events_for, ftm_path, get_tj, tj_path, wait_phase
+from .helpers import ftm_path, get_tj, tj_path, wait_event, wait_phase
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 def test_trainingjob_trains_reports_progress_and_registers_a_model(
@@ -66,8 +66,8 @@ def test_trainingjob_trains_reports_progress_and_registers_a_model(
     assert ftm["spec"]["origin"]["metrics"]["steps"] == 300
     assert ftm["spec"]["origin"]["metrics"]["trainLoss"] < 5.0
 
-    reasons = [e["reason"] for e in events_for(kube, namespace, "support-bot")]
-    assert "Training" in reasons and "Completed" in reasons, reasons
+    wait_event(kube, namespace, "support-bot", "TrainingJob", lambda e: e["reason"] == "Training")
+    wait_event(kube, namespace, "support-bot", "TrainingJob", lambda e: e["reason"] == "Completed")
     # The operator's own metrics count the transitions it made.
     with urllib.request.urlopen(f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=5) as resp:
         metrics = resp.read().decode()

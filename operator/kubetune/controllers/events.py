@@ -1,7 +1,7 @@
 """Kubernetes Events on kubetune's objects, posted through the operator's own client.
 
 kopf's poster only runs for calls made inside its handlers; reconciles run from the work queue, so they post here.
-A reconcile posts its Event before it ends, so whoever sees the new status finds the Event too; while the operator is
+A reconcile posts its Event right after the status write it reports, before the pass ends; while the operator is
 creating a burst's Jobs, Events are queued instead and a few background tasks post them once the creations are done
 (as client-go's recorder always does), so the API server's time goes to the Jobs first.
 """
