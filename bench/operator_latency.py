@@ -184,7 +184,7 @@ def wait_for_count(watch: FirstSeen, names: list[str], timeout: float, what: str
 
 
 # kopf's log format: "[2026-12-02 14:16:29,440] kubetune.controllers [INFO    ] created Job ns/x-trainer for
-# TrainingJob x", written right after the create call returned (local time, as logging stamps it).
+# TrainingJob x", written once the Job's and the ConfigMap's create calls returned (local time, as logging stamps it).
 JOB_CREATED_LINE = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3})\] \S+ \[INFO\s*\] created Job "
                               r"(?P<namespace>[^/\s]+)/\S+ for TrainingJob (?P<name>\S+)$")
 
@@ -332,10 +332,11 @@ class BurstRound:
         return cls(pooled("names"), pooled("from_return"), pooled("from_send"), pooled("from_seen"), pooled("server"),
                    pooled("baseline_from_applied"), pooled("baseline"))
 
-    def ratios(self) -> Json:
-        """p99 over the baseline's p99: like for like (applied, seen), and the mixed ratio of earlier versions."""
+    def ratios(self, q: float = 99) -> Json:
+        """The q-th percentile over the baseline's: like for like (applied, seen), and the mixed ratio of earlier
+        versions."""
         def ratio(ours: list[float], theirs: list[float]) -> float:
-            return round(percentile(ours, 99) / percentile(theirs, 99), 2)
+            return round(percentile(ours, q) / percentile(theirs, q), 2)
         return {"applied": ratio(self.from_return, self.baseline_from_applied),
                 "seen": ratio(self.from_seen, self.baseline), "mixed": ratio(self.from_return, self.baseline)}
 
@@ -477,10 +478,8 @@ def run(burst_size: int, total: int, root: Path, repeat: int = 3) -> Json:
                     "max": max(pooled.server)},
                 "trainingJobEventDeliverySeconds": summary(delivered),
                 "baselinePodCreatedLatencySeconds": baseline,
-                "ratioToBaseline": {
-                    "applied": {q: round(ours["applied"][q] / baseline["applied"][q], 2) for q in ("p50", "p99")},
-                    "seen": {q: round(ours["seen"][q] / baseline["seen"][q], 2) for q in ("p50", "p99")},
-                    "mixed": {q: round(ours["applied"][q] / baseline["seen"][q], 2) for q in ("p50", "p99")}},
+                "ratioToBaseline": {name: {"p50": p50, "p99": pooled.ratios(99)[name]}
+                                    for name, p50 in pooled.ratios(50).items()},
                 "perRound": [r.summary() for r in rounds],
                 "goalRatioP99": GOAL_RATIO,
                 "goalP99Seconds": 1.0,

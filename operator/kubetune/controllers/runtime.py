@@ -9,7 +9,6 @@ pure function, acts, and writes the status only when it changed, with the resour
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -45,7 +44,8 @@ class Runtime:
     _tasks: dict[tuple[str, ...], asyncio.Task[None]] = field(default_factory=dict)
     _own: dict[tuple[str, str, str], str] = field(default_factory=dict)
     _made: dict[tuple[str, str, str], tuple[int | None, dict[str, Any]]] = field(default_factory=dict)
-    # Closed while a burst's children are being created: passes on existing objects and queued Events wait for it.
+    # Closed (``creations.closed_while()``) around the calls that create a new object's children: in a burst of
+    # applies the API server's time goes to the Jobs first; passes on existing objects and queued Events wait for it.
     creations: Gate = field(default_factory=lambda: Gate(CREATIONS_FIRST))
 
     def __post_init__(self) -> None:
@@ -112,12 +112,6 @@ class Runtime:
         """The child a pass created for this generation of the object, if its status is still to be written."""
         made = self._made.pop((kind, namespace, name), None)
         return made[1] if made is not None and made[0] == generation else None
-
-    def creating(self) -> contextlib.AbstractContextManager[None]:
-        """Around the calls that create a new object's children (a TrainingJob's ConfigMap and Job): in a burst of
-        applies the API server's time goes to the Jobs first, and to status writes, Events and reads of existing
-        objects right after (at most ``CREATIONS_FIRST`` seconds later)."""
-        return self.creations.closed_while()
 
     # -- background tasks ----------------------------------------------------------------------------------------
     def ensure_task(self, key: tuple[str, ...], factory: Callable[[], Awaitable[None]]) -> None:

@@ -174,7 +174,7 @@ async def _reconcile(runtime: Runtime, body: Mapping[str, Any]) -> Requeue | Non
             await _set_phase(runtime, body, "Pending", missing[0].reason, message, ("Validated", False))
             return WAITING
         try:
-            with runtime.creating():
+            with runtime.creations.closed_while():
                 job, created = await ensure_job(client, tj, settings)
         except UnsupportedSpec as e:
             await _fail_permanently(runtime, body, "UnsupportedSpec", str(e))
